@@ -1,0 +1,43 @@
+# rustane — build libane (C) and the rustane executable (Bun).
+#   make            libane for this machine + ./rustane (libane embedded)
+#   make test       the bun test suite (CI's wrapper prints "N passed, N failed")
+#   make test-c     libane's C tests under AddressSanitizer/UBSan, and the bounded MIL fuzz run
+#   make dist       also the darwin-arm64 libane.dylib and executable, in dist/
+#   make check      tsc --noEmit
+
+BUN      ?= node_modules/.bin/bun
+CC       ?= cc
+BUILD    := build
+HOST     := $(BUILD)/host
+LIB_SRCS := $(wildcard libane/src/core/*.c libane/src/mil/*.c libane/src/cpu/*.c)
+LIB_HDRS := $(wildcard libane/include/*.h libane/src/*/*.h)
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS_LIB := -std=c11 -O3 -fPIC -fvisibility=hidden -fno-math-errno -pthread $(WARN)
+VERSION  := $(shell node -p "require('./package.json').version" 2>/dev/null || echo 0.0.0)
+CDEFS    := -DANE_VERSION_STRING=\"$(VERSION)\"
+
+TS_SRCS  := $(shell find src probes -name '*.ts' 2>/dev/null)
+
+.PHONY: all lib test test-c check dist clean
+all: rustane
+
+lib: $(HOST)/libane.so
+
+$(HOST)/libane.so: $(LIB_SRCS) $(LIB_HDRS) Makefile
+	@mkdir -p $(HOST)
+	$(CC) $(CFLAGS_LIB) $(CDEFS) -shared -o $@ $(LIB_SRCS) -lm -ldl
+
+rustane: $(HOST)/libane.so $(TS_SRCS) package.json
+	$(BUN) scripts/build.ts --target host --lib $(HOST)/libane.so --out $@
+
+test: $(HOST)/libane.so
+	bash scripts/bun-test.sh
+
+check:
+	node_modules/.bin/tsc --noEmit -p .
+
+clean:
+	rm -rf $(BUILD) dist rustane
+
+include libane/test/test.mk
+include libane/darwin/darwin.mk

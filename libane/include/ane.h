@@ -1,0 +1,262 @@
+/*
+ * ane.h — libane, the one C ABI under rustane.
+ *
+ * Three backends sit behind this header:
+ *   "ane"  macOS arm64: Apple's private AppleNeuralEngine framework and IOSurfaces
+ *   "cpu"  portable C: parses the same MIL text and runs it with the ANE's fp16 numerics
+ *          and the ANE compiler's rules (chip profiles)
+ *   "cuda" planned
+ *
+ * Rules of the ABI
+ *   - Every handle is opaque. Every call that can fail returns an ane_status; on failure a
+ *     thread-local message (ane_last_error) says what failed, where (MIL line:column for
+ *     program text) and what to do. libane never aborts the process on bad input.
+ *   - Ownership is stated per function: "caller owns" means the caller frees it with the
+ *     named function; "borrowed" means the pointer stays valid only as long as stated.
+ *   - No callbacks into the caller on any hot path.
+ *   - ane_abi_version() is bumped on every incompatible change; the TypeScript side checks
+ *     it at start-up, so a stale embedded library is caught before any call.
+ *
+ * Tensor layout (both backends): an MIL function's inputs and outputs are 4-D tensors
+ * [1, C, 1, S] (or [N0, N1, N2, S] in general) stored row-major with the last axis (the
+ * spatial axis S) contiguous. Each row of S elements starts at a multiple of the chip
+ * profile's row alignment: row_stride_bytes = round_up(S * elem_size, row_align).
+ * ane_program_io() reports the exact layout of every input and output; surfaces must be at
+ * least io.bytes long.
+ */
+#ifndef ANE_H
+#define ANE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ANE_API __attribute__((visibility("default")))
+#else
+#define ANE_API
+#endif
+
+#define ANE_ABI_VERSION 1u
+
+/* ---------------------------------------------------------------- status and errors */
+
+typedef enum ane_status {
+    ANE_OK = 0,
+    ANE_ERR_INVALID_ARG = 1,   /* a NULL handle, a bad size, an unknown name */
+    ANE_ERR_PARSE = 2,         /* MIL text is not well formed (message has line:column) */
+    ANE_ERR_TYPE = 3,          /* an op's operands or declared result type are wrong */
+    ANE_ERR_RULE = 4,          /* the program breaks a rule of the chip profile */
+    ANE_ERR_UNSUPPORTED = 5,   /* an op, dtype or feature this backend does not run */
+    ANE_ERR_NO_BACKEND = 6,    /* the backend does not exist or cannot run here */
+    ANE_ERR_NO_MEMORY = 7,
+    ANE_ERR_BUDGET = 8,        /* the process's compile budget is spent */
+    ANE_ERR_STATE = 9,         /* wrong order: eval before load, a locked surface, ... */
+    ANE_ERR_BINDING = 10,      /* surfaces do not match the program's inputs/outputs */
+    ANE_ERR_DEVICE = 11,       /* the device or its framework reported a failure */
+    ANE_ERR_IO = 12,           /* a file could not be read or written */
+    ANE_ERR_WEIGHTS = 13,      /* a weight blob is missing, malformed or out of range */
+    ANE_ERR_BUFFER_TOO_SMALL = 14, /* an output buffer is too small; *needed says how big */
+    ANE_ERR_INTERNAL = 15
+} ane_status;
+
+/* Library version: ABI number, and a human-readable version string (static; never free). */
+ANE_API uint32_t ane_abi_version(void);
+ANE_API const char *ane_version_string(void);
+
+/* The message of the last failed call on this thread. Borrowed: valid until the next libane
+ * call on the same thread. Never NULL ("" when there is none). */
+ANE_API const char *ane_last_error(void);
+
+/* A short constant name for a status code ("ANE_ERR_PARSE"). Static; never free. */
+ANE_API const char *ane_status_name(ane_status status);
+
+/* ---------------------------------------------------------------- dtypes and numerics */
+
+typedef enum ane_dtype {
+    ANE_DTYPE_FP16 = 0,
+    ANE_DTYPE_FP32 = 1,
+    ANE_DTYPE_INT8 = 2,
+    ANE_DTYPE_UINT8 = 3,
+    ANE_DTYPE_INT32 = 4
+} ane_dtype;
+
+typedef enum ane_numerics {
+    ANE_NUMERICS_FP16 = 0,     /* the ANE's: every op result rounded to fp16, subnormals flushed */
+    ANE_NUMERICS_FP32 = 1      /* reference: fp32 everywhere (cpu backend only) */
+} ane_numerics;
+
+#define ANE_QOS_DEFAULT 21u
+
+/* ---------------------------------------------------------------- backends */
+
+typedef struct ane_backend ane_backend;
+
+/* The backends compiled into this library, available here or not: index 0..count-1.
+ * Names are static strings. */
+ANE_API int ane_backend_count(void);
+ANE_API const char *ane_backend_name(int index);
+
+/* ANE_OK when the named backend can be opened on this machine; otherwise the status and a
+ * last-error message saying why not (e.g. "not macOS", "AppleNeuralEngine.framework missing"). */
+ANE_API ane_status ane_backend_probe(const char *name);
+
+/* Open a backend by name, or "auto" (ane when it works, else cpu). Caller owns *out and
+ * closes it with ane_backend_close after every program, request and surface made from it
+ * has been freed. */
+ANE_API ane_status ane_backend_open(const char *name, ane_backend **out);
+ANE_API void ane_backend_close(ane_backend *backend);
+ANE_API const char *ane_backend_kind(const ane_backend *backend);  /* "cpu", "ane"; static */
+
+/* Device information as one JSON object: backend, chip or CPU model, cores, threads, the
+ * default chip profile, its limits, peak throughput and how it was derived. Written to buf
+ * (NUL-terminated) when it fits in cap bytes; *needed (if not NULL) receives the length
+ * including the NUL. ANE_ERR_BUFFER_TOO_SMALL when cap is too small. */
+ANE_API ane_status ane_backend_info_json(ane_backend *backend, char *buf, size_t cap, size_t *needed);
+
+/* ---------------------------------------------------------------- chip profiles */
+
+/* Profiles: "m1", "m2", "m3", "m4", "m5", and "none" (no hardware rule, no compile budget:
+ * for developing programs and for op tests). */
+ANE_API int ane_chip_count(void);
+ANE_API const char *ane_chip_name(int index);                       /* static */
+/* The profile and its rule table as JSON (same buffer protocol as ane_backend_info_json). */
+ANE_API ane_status ane_chip_profile_json(const char *chip, char *buf, size_t cap, size_t *needed);
+
+/* ---------------------------------------------------------------- surfaces */
+
+typedef struct ane_surface ane_surface;
+
+#define ANE_LOCK_READ_WRITE 0u
+#define ANE_LOCK_READ_ONLY 1u
+
+/* A flat byte buffer the device reads and writes (an IOSurface on the ane backend). Zeroed.
+ * Caller owns *out; release with ane_surface_release. */
+ANE_API ane_status ane_surface_create(ane_backend *backend, size_t bytes, ane_surface **out);
+ANE_API void ane_surface_release(ane_surface *surface);
+ANE_API size_t ane_surface_size(const ane_surface *surface);
+
+/* Lock for host access; *base (borrowed) is valid until the matching unlock. A surface must
+ * be unlocked while an eval uses it. Locks do not nest. */
+ANE_API ane_status ane_surface_lock(ane_surface *surface, uint32_t lock_flags, void **base);
+ANE_API ane_status ane_surface_unlock(ane_surface *surface, uint32_t lock_flags);
+
+/* ---------------------------------------------------------------- programs */
+
+typedef struct ane_program ane_program;
+
+/* A named weight blob, referenced from MIL as BLOBFILE(path=string(name), offset=uint64(k)),
+ * e.g. name "@model_path/weights/w.bin". Borrowed for the duration of the compile call only:
+ * the program captures what it needs, so rewriting the caller's bytes afterwards changes
+ * nothing (as on the device). */
+typedef struct ane_weight {
+    const char *name;
+    const void *data;
+    size_t size;
+} ane_weight;
+
+#define ANE_COMPILE_SKIP_VALIDATION 1u /* ane backend: hand the text to Apple's compiler even
+                                          if libane's own front end rejects it */
+
+/* Compile MIL text (UTF-8, mil_len bytes, need not be NUL-terminated) with its weights.
+ *   chip:     a profile name, or NULL for the backend's default (detected chip on "ane",
+ *             "m4" on "cpu")
+ *   numerics: ANE_NUMERICS_FP16 (the device's) or ANE_NUMERICS_FP32 (cpu only)
+ *   qos:      0 means ANE_QOS_DEFAULT
+ * A failed compile changes nothing that was compiled or loaded before. Each successful
+ * compile counts against the process's compile budget (ane_compile_count/limit).
+ * Caller owns *out; free with ane_program_free. */
+ANE_API ane_status ane_program_compile(ane_backend *backend, const char *mil, size_t mil_len,
+                                       const ane_weight *weights, size_t n_weights,
+                                       const char *chip, uint32_t numerics, uint32_t qos,
+                                       uint32_t flags, ane_program **out);
+
+/* Load/unload on the device. A program must be loaded to be evaluated. Unloading keeps the
+ * compiled program; loading it again is cheap. */
+ANE_API ane_status ane_program_load(ane_program *program, uint32_t qos);
+ANE_API ane_status ane_program_unload(ane_program *program, uint32_t qos);
+/* Unloads if needed and frees. NULL is a no-op. */
+ANE_API void ane_program_free(ane_program *program);
+
+/* Overwrite the named weight file that backs a compiled program, where the backend keeps
+ * one (the temp directory on "ane", a private copy on "cpu"). This is the experiment of the
+ * weight-reload probe: on the device, weights are captured at compile, so an unload/rewrite/
+ * load cycle is expected to leave outputs unchanged. size must equal the original's. */
+ANE_API ane_status ane_program_rewrite_weight(ane_program *program, const char *name,
+                                              const void *data, size_t size);
+
+typedef struct ane_io_desc {
+    const char *name;          /* borrowed from the program */
+    uint32_t dtype;            /* ane_dtype */
+    uint32_t rank;             /* 1..4 */
+    int64_t shape[4];          /* unused trailing entries are 1 */
+    uint64_t row_stride_bytes; /* bytes between consecutive rows of the last axis */
+    uint64_t bytes;            /* minimum surface size */
+} ane_io_desc;
+
+ANE_API uint32_t ane_program_input_count(const ane_program *program);
+ANE_API uint32_t ane_program_output_count(const ane_program *program);
+/* Inputs in the order of the MIL function's parameters, outputs in the order of the
+ * function's result tuple. */
+ANE_API ane_status ane_program_io(const ane_program *program, int is_output, uint32_t index,
+                                  ane_io_desc *out);
+
+/* Compiles counted so far in this process, and the budget (0 = unlimited). */
+ANE_API uint32_t ane_compile_count(void);
+ANE_API uint32_t ane_compile_limit(const char *chip);
+
+/* Check MIL text against a chip profile without compiling or counting against the budget.
+ * Writes a JSON array of every finding to buf: [{"severity":"error"|"warning","rule":"...",
+ * "line":N,"column":N,"message":"..."}]. Returns ANE_OK when there are no errors (warnings
+ * allowed), otherwise the status of the first error; the JSON is written either way. */
+ANE_API ane_status ane_mil_check(const char *mil, size_t mil_len, const ane_weight *weights,
+                                 size_t n_weights, const char *chip, char *buf, size_t cap,
+                                 size_t *needed);
+
+/* ---------------------------------------------------------------- requests and eval */
+
+typedef struct ane_request ane_request;
+
+/* Bind surfaces to a program's inputs and outputs, once; evaluate many times. Surfaces are
+ * borrowed: they must outlive the request. Sizes are checked against ane_program_io.
+ * Caller owns *out; free with ane_request_free. */
+ANE_API ane_status ane_request_create(ane_program *program, ane_surface *const *inputs,
+                                      uint32_t n_inputs, ane_surface *const *outputs,
+                                      uint32_t n_outputs, ane_request **out);
+ANE_API void ane_request_free(ane_request *request);
+
+typedef struct ane_eval_timing {
+    uint64_t wall_ns;          /* host wall-clock time of the call */
+    int64_t hw_ns;             /* device execution time, or -1 when the device gives none */
+} ane_eval_timing;
+
+/* Synchronous evaluation. timing may be NULL. */
+ANE_API ane_status ane_request_eval(ane_request *request, uint32_t qos, ane_eval_timing *timing);
+
+/* ---------------------------------------------------------------- host helpers */
+
+/* Copy a [rows, cols] block with dtype conversion (fp32<->fp16 and same-type copies):
+ * row r of src starts at src + r*src_stride_bytes, row r of dst at dst + r*dst_stride_bytes.
+ * fp32->fp16 rounds to nearest even; values beyond fp16's range become +-inf; subnormal
+ * results are flushed to zero (the ANE's numerics). Used to stage tensors into surfaces at
+ * channel/spatial offsets. */
+ANE_API ane_status ane_copy_2d(const void *src, uint32_t src_dtype, uint64_t src_stride_bytes,
+                               void *dst, uint32_t dst_dtype, uint64_t dst_stride_bytes,
+                               uint64_t rows, uint64_t cols);
+
+/* Fill n elements with uniform random values in [lo, hi) from a seeded generator
+ * (deterministic for a seed on every platform). */
+ANE_API ane_status ane_fill_uniform(void *dst, uint32_t dtype, uint64_t n, uint64_t seed,
+                                    double lo, double hi);
+
+/* Threads used by the cpu backend and host ops (default: online CPUs). 0 resets the default. */
+ANE_API ane_status ane_set_threads(uint32_t n);
+ANE_API uint32_t ane_get_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ANE_H */
