@@ -256,6 +256,112 @@ ANE_API ane_status ane_fill_uniform(void *dst, uint32_t dtype, uint64_t n, uint6
 ANE_API ane_status ane_set_threads(uint32_t n);
 ANE_API uint32_t ane_get_threads(void);
 
+/* ---------------------------------------------------------------- host ops for training
+ *
+ * The per-element work of a training step that runs on the host (CPU), beside the device
+ * kernels: vectorised C on libane's worker threads. Activations use the device's layout:
+ * channel-major [C, S] fp32 (channel c's S positions contiguous), so they copy straight into
+ * surfaces with ane_copy_2d. Matrices are row-major. Unless a function says "accumulates",
+ * outputs are overwritten. All pointers are borrowed for the call only (ane_sgemm_async:
+ * until ane_async_wait returns). */
+
+#define ANE_NO_TRANS 0u
+#define ANE_TRANS 1u
+
+/* C[M,N] = alpha * op(A) op(B) + beta * C, row-major; op(A) is [M,K], op(B) is [K,N].
+ * lda/ldb/ldc are row strides in elements of the stored matrices. */
+ANE_API ane_status ane_sgemm(uint32_t trans_a, uint32_t trans_b, uint64_t M, uint64_t N, uint64_t K,
+                             float alpha, const float *A, uint64_t lda, const float *B, uint64_t ldb,
+                             float beta, float *C, uint64_t ldc);
+/* The same, queued on libane's background worker (jobs run in submission order). Used for
+ * the weight-gradient matmuls, overlapped with device evals. Every buffer must stay valid
+ * and unmodified until ane_async_wait returns. */
+ANE_API ane_status ane_sgemm_async(uint32_t trans_a, uint32_t trans_b, uint64_t M, uint64_t N,
+                                   uint64_t K, float alpha, const float *A, uint64_t lda,
+                                   const float *B, uint64_t ldb, float beta, float *C, uint64_t ldc);
+/* Wait for every queued job; returns the first job failure, if any. wait_ns (may be NULL)
+ * receives the time spent waiting. */
+ANE_API ane_status ane_async_wait(uint64_t *wait_ns);
+
+/* dst[c, r] = src[r, c] for a [rows, cols] block, with dtype conversion as in ane_copy_2d. */
+ANE_API ane_status ane_transpose_2d(const void *src, uint32_t src_dtype, uint64_t src_stride_bytes,
+                                    void *dst, uint32_t dst_dtype, uint64_t dst_stride_bytes,
+                                    uint64_t rows, uint64_t cols);
+
+/* RMSNorm over channels. x, y: [G, C, S] (G groups, e.g. attention heads; G = 1 for the
+ * residual stream); w: [C], shared by the groups; inv_rms: [G, S] saved for the backward.
+ *   y[g,c,s] = x[g,c,s] * w[c] / sqrt(mean_c x[g,c,s]^2 + eps) */
+ANE_API ane_status ane_rmsnorm_fwd(const float *x, const float *w, float *y, float *inv_rms,
+                                   uint32_t groups, uint32_t channels, uint32_t seq, float eps);
+/* Backward of ane_rmsnorm_fwd. dx is overwritten, or accumulated into when accumulate != 0;
+ * dw [C] accumulates. */
+ANE_API ane_status ane_rmsnorm_bwd(const float *x, const float *w, const float *inv_rms,
+                                   const float *dy, float *dx, float *dw, uint32_t groups,
+                                   uint32_t channels, uint32_t seq, uint32_t accumulate);
+
+/* Embedding rows into channel-major activations: out[d, s] = table[tokens[s], d].
+ * table: [vocab, dim]. A token >= vocab is ANE_ERR_INVALID_ARG naming its position. */
+ANE_API ane_status ane_embedding_fwd(const int32_t *tokens, uint32_t seq, const float *table,
+                                     uint32_t vocab, uint32_t dim, float *out);
+/* dtable[tokens[s], d] += dout[d, s] (accumulates). */
+ANE_API ane_status ane_embedding_bwd(const int32_t *tokens, uint32_t seq, const float *dout,
+                                     float *dtable, uint32_t vocab, uint32_t dim);
+
+/* SwiGLU backward: g = silu(h1) * h3; given dg, dh1 = dg * h3 * silu'(h1), dh3 = dg * silu(h1). */
+ANE_API ane_status ane_swiglu_bwd(const float *h1, const float *h3, const float *dg, float *dh1,
+                                  float *dh3, uint64_t n);
+
+/* Rotary position embedding in place on x: [heads, head_dim, S] (channel-major per head),
+ * positions pos0 .. pos0+S-1. style 0 = interleaved pairs (llama2.c: (2i, 2i+1)), 1 =
+ * rotate-half (Hugging Face: (i, i + head_dim/2)). inverse != 0 rotates by -angle: the
+ * backward of the forward rotation. */
+#define ANE_ROPE_INTERLEAVED 0u
+#define ANE_ROPE_ROTATE_HALF 1u
+ANE_API ane_status ane_rope(float *x, uint32_t heads, uint32_t head_dim, uint32_t seq, uint32_t pos0,
+                            double theta, uint32_t style, uint32_t inverse);
+
+/* Softmax cross-entropy over logits [V, S] (channel-major: column s holds position s's V
+ * logits) with targets [S] in [0, V). *loss_sum receives the sum over positions of
+ * -log softmax(target) (in float64). When dlogits is not NULL it receives
+ * (softmax - onehot) * grad_scale (may alias logits). A target outside [0, V) is
+ * ANE_ERR_INVALID_ARG; a target of -1 is ignored (no loss, zero gradient). */
+ANE_API ane_status ane_cross_entropy(const float *logits, uint32_t vocab, uint32_t seq,
+                                     const int32_t *targets, float grad_scale, float *dlogits,
+                                     double *loss_sum);
+
+/* Rows by index: dst[i, :] = src[ids[i], :] (gather), dst[ids[i], :] += src[i, :] (scatter-add).
+ * Used for vocabulary compaction. */
+ANE_API ane_status ane_gather_rows(const float *src, uint64_t row_len, const int32_t *ids,
+                                   uint64_t n, float *dst);
+ANE_API ane_status ane_scatter_add_rows(const float *src, uint64_t row_len, const int32_t *ids,
+                                        uint64_t n, float *dst);
+
+/* Count token ids of a flat token file (dtype ANE_DTYPE_UINT16 or ANE_DTYPE_UINT32 — see
+ * below) into counts [vocab] (accumulates). An id >= vocab is ANE_ERR_INVALID_ARG; its element
+ * offset is stored in *bad_offset (when not NULL). */
+#define ANE_DTYPE_UINT16 16u
+#define ANE_DTYPE_UINT32 17u
+ANE_API ane_status ane_token_histogram(const void *tokens, uint32_t token_dtype, uint64_t n,
+                                       uint32_t vocab, uint64_t *counts, uint64_t *bad_offset);
+/* Widen tokens to int32, mapping each through map[vocab] when map is not NULL (compaction). */
+ANE_API ane_status ane_tokens_to_i32(const void *tokens, uint32_t token_dtype, uint64_t n,
+                                     const int32_t *map, uint32_t vocab, int32_t *out);
+
+/* Reductions and updates over flat fp32 arrays. */
+ANE_API ane_status ane_sum_squares(const float *x, uint64_t n, double *out);
+/* 1 when every element is finite, else 0. */
+ANE_API int ane_all_finite(const float *x, uint64_t n);
+ANE_API ane_status ane_axpy(float *y, const float *x, uint64_t n, float a);      /* y += a x */
+ANE_API ane_status ane_scale(float *x, uint64_t n, float s);                     /* x *= s */
+ANE_API ane_status ane_fill_normal(float *dst, uint64_t n, uint64_t seed, double mean, double std);
+
+/* AdamW with decoupled weight decay (Loshchilov & Hutter), bias-corrected at `step` (>= 1):
+ *   g' = g * grad_scale;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2
+ *   p -= lr * (weight_decay * p + (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps)) */
+ANE_API ane_status ane_adamw(float *p, const float *g, float *m, float *v, uint64_t n, float lr,
+                             float beta1, float beta2, float eps, float weight_decay,
+                             uint32_t step, float grad_scale);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -75,9 +76,12 @@ char *getenv(const char *);
 int snprintf(char *, size_t, const char *, ...);
 int vsnprintf(char *, size_t, const char *, va_list);
 
-/* errno */
+/* errno (the values are the same on Linux) */
 int *__error(void);
 #define errno (*__error())
+#define ENOENT 2
+#define EINTR 4
+#define EEXIST 17
 
 /* math (libsystem_m, part of libSystem) */
 float expf(float); double exp(double);
@@ -91,6 +95,8 @@ float ceilf(float); double ceil(double);
 float erff(float); double erf(double);
 float roundf(float); double round(double);
 float fmaxf(float, float); float fminf(float, float);
+double cos(double); double sin(double);
+float cosf(float); float sinf(float);
 #define INFINITY (__builtin_inff())
 #define NAN (__builtin_nanf(""))
 #define isnan(x) __builtin_isnan(x)
@@ -143,6 +149,21 @@ ssize_t write(int, const void *, size_t);
 int mkdir(const char *, mode_t);
 int rmdir(const char *);
 int unlink(const char *);
+/* directories (arm64 macOS: 64-bit inodes, no $INODE64 symbol suffix) */
+typedef struct ane_darwin_dir DIR;
+struct dirent {
+    uint64_t d_ino;
+    uint64_t d_seekoff;
+    uint16_t d_reclen;
+    uint16_t d_namlen;
+    uint8_t d_type;
+    char d_name[1024];
+};
+#define DT_DIR 4
+DIR *opendir(const char *);
+struct dirent *readdir(DIR *);
+int closedir(DIR *);
+int nanosleep(const struct timespec *, struct timespec *);
 #define RTLD_LAZY 0x1
 #define RTLD_NOW 0x2
 #define RTLD_LOCAL 0x4

@@ -1,0 +1,170 @@
+/* gemm.c — the blocked, packed, multithreaded driver around the micro-kernels.
+ *
+ * Loop nest (GotoBLAS): for each block of KC rows of B (kc):
+ *   1. pack B[kc, 0..n] into panels of nr columns ([kc][nr] each, zero-padded), in parallel;
+ *   2. split C into tasks (a block of rows x a range of column panels), in parallel: each
+ *      task packs its rows of A[.., kc] into panels of mr rows ([kc][mr] each, zero-padded),
+ *      then for each B panel (kept in L1) runs the micro-kernel over every A panel (in L2).
+ * Later kc blocks accumulate into C; the last one also rounds C to fp16 when asked, while
+ * the tile is still in cache. */
+#include "../core/platform.h"
+#include "../core/threads.h"
+#include "../core/fp16.h"
+#include "gemm.h"
+
+#define KC 256          /* depth of a block: a B panel of kc x nr stays in L1 */
+#define MC_PANELS 16    /* A panels per task block (12x256x16 floats = 192 KiB for AVX-512) */
+#define NC 4096         /* columns of B packed at once */
+
+typedef struct gemm_ctx {
+    const cpu_gemm_args *g;
+    const cpu_gemm_kernel *kern;
+    int64_t jc, nc, pc, kc;        /* the current block of B: columns [jc, jc+nc), rows [pc, pc+kc) */
+    float *bpack;                  /* ceil(nc/nr) panels of kc*nr floats */
+    int64_t n_panels;              /* column panels in this block */
+    int64_t m_blocks, rows_per_block, n_splits, panels_per_split;
+    int last;                      /* the last kc block: round now */
+    int failed;                    /* a task could not allocate its A buffer */
+} gemm_ctx;
+
+static void pack_b(void *vctx, int64_t begin, int64_t end)
+{
+    gemm_ctx *x = vctx;
+    const cpu_gemm_args *g = x->g;
+    int nr = x->kern->nr;
+    for (int64_t jp = begin; jp < end; jp++) {
+        float *dst = x->bpack + jp * x->kc * nr;
+        int64_t j0 = x->jc + jp * nr;
+        int64_t cols = g->n - j0 < nr ? g->n - j0 : nr;
+        for (int64_t p = 0; p < x->kc; p++) {
+            const float *src = g->b + (x->pc + p) * g->b_rs + j0 * g->b_cs;
+            float *d = dst + p * nr;
+            if (g->b_cs == 1) {
+                for (int64_t j = 0; j < cols; j++) d[j] = src[j];
+            } else {
+                for (int64_t j = 0; j < cols; j++) d[j] = src[j * g->b_cs];
+            }
+            for (int64_t j = cols; j < nr; j++) d[j] = 0.0f;
+        }
+    }
+}
+
+/* Rows [i0, i0+rows) of A[:, pc:pc+kc] into panels of mr: panel q holds, for each p, the mr
+ * values A[i0 + q*mr + r, pc + p]. */
+static void pack_a(const gemm_ctx *x, int64_t i0, int64_t rows, float *dst)
+{
+    const cpu_gemm_args *g = x->g;
+    int mr = x->kern->mr;
+    for (int64_t q = 0; q * mr < rows; q++) {
+        int64_t r_valid = rows - q * mr < mr ? rows - q * mr : mr;
+        const float *src = g->a + (i0 + q * mr) * g->a_rs + x->pc * g->a_cs;
+        float *d = dst + q * x->kc * mr;
+        if (g->a_rs == 1) {                 /* A is column-major here (a transposed view) */
+            for (int64_t p = 0; p < x->kc; p++) {
+                const float *s = src + p * g->a_cs;
+                for (int64_t r = 0; r < r_valid; r++) d[p * mr + r] = s[r];
+                for (int64_t r = r_valid; r < mr; r++) d[p * mr + r] = 0.0f;
+            }
+        } else {
+            for (int64_t p = 0; p < x->kc; p++) {
+                const float *s = src + p * g->a_cs;
+                for (int64_t r = 0; r < r_valid; r++) d[p * mr + r] = s[r * g->a_rs];
+                for (int64_t r = r_valid; r < mr; r++) d[p * mr + r] = 0.0f;
+            }
+        }
+    }
+}
+
+static void round_rows(float *c, int64_t ldc, int64_t rows, int64_t cols)
+{
+    for (int64_t i = 0; i < rows; i++) ane_round_fp16_n(c + i * ldc, c + i * ldc, (size_t)cols);
+}
+
+static void compute_tasks(void *vctx, int64_t begin, int64_t end)
+{
+    gemm_ctx *x = vctx;
+    const cpu_gemm_args *g = x->g;
+    const cpu_gemm_kernel *k = x->kern;
+    int mr = k->mr, nr = k->nr;
+    float *apack = malloc((size_t)(x->rows_per_block + mr) * (size_t)x->kc * sizeof(float));
+    if (!apack) { x->failed = 1; return; }
+    float tile[16 * 32];              /* edge tiles: mr*nr <= 16*32 for every kernel */
+    int accumulate = x->pc > 0;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t mb = t / x->n_splits, ns = t % x->n_splits;
+        int64_t i0 = mb * x->rows_per_block;
+        int64_t rows = g->m - i0 < x->rows_per_block ? g->m - i0 : x->rows_per_block;
+        int64_t jp0 = ns * x->panels_per_split;
+        int64_t jp1 = jp0 + x->panels_per_split < x->n_panels ? jp0 + x->panels_per_split : x->n_panels;
+        if (rows <= 0 || jp0 >= jp1) continue;
+        pack_a(x, i0, rows, apack);
+        for (int64_t jp = jp0; jp < jp1; jp++) {
+            const float *bp = x->bpack + jp * x->kc * nr;
+            int64_t j0 = x->jc + jp * nr;
+            int64_t cols = g->n - j0 < nr ? g->n - j0 : nr;
+            for (int64_t q = 0; q * mr < rows; q++) {
+                const float *ap = apack + q * x->kc * mr;
+                int64_t r_valid = rows - q * mr < mr ? rows - q * mr : mr;
+                float *c = g->c + (i0 + q * mr) * g->c_rs + j0;
+                if (r_valid == mr && cols == nr) {
+                    k->run(x->kc, ap, bp, c, g->c_rs, accumulate);
+                } else {
+                    k->run(x->kc, ap, bp, tile, nr, 0);
+                    for (int64_t r = 0; r < r_valid; r++)
+                        for (int64_t j = 0; j < cols; j++)
+                            c[r * g->c_rs + j] = (accumulate ? c[r * g->c_rs + j] : 0.0f) + tile[r * nr + j];
+                }
+                if (x->last && g->round_fp16) round_rows(c, g->c_rs, r_valid, cols);
+            }
+        }
+    }
+    free(apack);
+}
+
+int cpu_gemm(const cpu_gemm_args *g)
+{
+    if (g->m <= 0 || g->n <= 0) return 0;
+    if (g->k <= 0) {                  /* an empty sum */
+        for (int64_t i = 0; i < g->m; i++)
+            for (int64_t j = 0; j < g->n; j++) g->c[i * g->c_rs + j] = 0.0f;
+        return 0;
+    }
+    gemm_ctx x = { .g = g, .kern = g->kernel ? g->kernel : cpu_gemm_best_kernel() };
+    int mr = x.kern->mr, nr = x.kern->nr;
+    int64_t nc_max = g->n < NC ? g->n : NC;
+    int64_t kc_max = g->k < KC ? g->k : KC;
+    x.bpack = malloc((size_t)((nc_max + nr - 1) / nr) * (size_t)nr * (size_t)kc_max * sizeof(float));
+    if (!x.bpack) return -1;
+
+    /* Work split: blocks of whole A panels, balanced in size; then, when there are fewer
+     * row blocks than threads, split the column panels too. Tiny products run serially. */
+    int64_t threads = ane_threads_count();
+    double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
+    if (flops < 4e6) threads = 1;
+    int64_t m_panels = (g->m + mr - 1) / mr;
+    x.m_blocks = (m_panels + MC_PANELS - 1) / MC_PANELS;
+    if (x.m_blocks < threads && m_panels >= threads) x.m_blocks = threads;
+    if (x.m_blocks > m_panels) x.m_blocks = m_panels;
+    x.rows_per_block = ((m_panels + x.m_blocks - 1) / x.m_blocks) * mr;
+    x.m_blocks = (g->m + x.rows_per_block - 1) / x.rows_per_block;
+
+    for (x.jc = 0; x.jc < g->n; x.jc += NC) {
+        x.nc = g->n - x.jc < NC ? g->n - x.jc : NC;
+        x.n_panels = (x.nc + nr - 1) / nr;
+        x.n_splits = x.m_blocks >= threads ? 1 : (threads + x.m_blocks - 1) / x.m_blocks;
+        if (x.n_splits > x.n_panels) x.n_splits = x.n_panels;
+        x.panels_per_split = (x.n_panels + x.n_splits - 1) / x.n_splits;
+        for (x.pc = 0; x.pc < g->k; x.pc += KC) {
+            x.kc = g->k - x.pc < KC ? g->k - x.pc : KC;
+            x.last = x.pc + x.kc >= g->k;
+            if (threads > 1) ane_parallel_for(x.n_panels, 4, pack_b, &x);
+            else pack_b(&x, 0, x.n_panels);
+            int64_t tasks = x.m_blocks * x.n_splits;
+            if (threads > 1) ane_parallel_for(tasks, 1, compute_tasks, &x);
+            else compute_tasks(&x, 0, tasks);
+            if (x.failed) { free(x.bpack); return -1; }
+        }
+    }
+    free(x.bpack);
+    return 0;
+}

@@ -1,0 +1,164 @@
+/* gemm_kernels.c — register-tiled micro-kernels for cpu_gemm, one per ISA.
+ *
+ * Each computes an mr x nr tile of C from packed panels: per step p it loads one row of the
+ * B panel (nr floats, as vectors), broadcasts each of the mr values of the A panel and does
+ * mr x nr/lanes fused multiply-adds into accumulators that live in registers for the whole
+ * kc loop. Tiles: AVX-512 12x32 (24 zmm accumulators), AVX2 6x16 (12 ymm), NEON 8x12
+ * (24 q registers), portable 4x16. */
+#include "../core/platform.h"
+#include "gemm.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
+/* ------------------------------------------------------------------ portable 4x16 */
+enum { GEN_MR = 4, GEN_NR = 16 };
+static void kernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                           int accumulate)
+{
+    float acc[GEN_MR][GEN_NR] = {{0}};
+    for (int64_t p = 0; p < kc; p++) {
+        for (int i = 0; i < GEN_MR; i++) {
+            float ai = a[p * GEN_MR + i];
+            for (int j = 0; j < GEN_NR; j++) acc[i][j] += ai * b[p * GEN_NR + j];
+        }
+    }
+    for (int i = 0; i < GEN_MR; i++)
+        for (int j = 0; j < GEN_NR; j++)
+            c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + acc[i][j];
+}
+static const cpu_gemm_kernel k_generic = { "generic", GEN_MR, GEN_NR, kernel_generic };
+
+#if defined(__x86_64__)
+/* ------------------------------------------------------------------ AVX-512 12x32 */
+#define K512_ROW(r)                                                         \
+    { __m512 ar = _mm512_set1_ps(a[r]);                                     \
+      c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                           \
+      c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1); }
+#define K512_STORE(r)                                                       \
+    { float *cr = c + (r) * ldc;                                            \
+      if (accumulate) { c##r##0 = _mm512_add_ps(c##r##0, _mm512_loadu_ps(cr));        \
+                        c##r##1 = _mm512_add_ps(c##r##1, _mm512_loadu_ps(cr + 16)); } \
+      _mm512_storeu_ps(cr, c##r##0); _mm512_storeu_ps(cr + 16, c##r##1); }
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                          int accumulate)
+{
+    __m512 z = _mm512_setzero_ps();
+    __m512 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+    __m512 c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
+    __m512 c80 = z, c81 = z, c90 = z, c91 = z, c100 = z, c101 = z, c110 = z, c111 = z;
+    for (int64_t p = 0; p < kc; p++, a += 12, b += 32) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        K512_ROW(0) K512_ROW(1) K512_ROW(2) K512_ROW(3) K512_ROW(4) K512_ROW(5)
+        K512_ROW(6) K512_ROW(7) K512_ROW(8) K512_ROW(9) K512_ROW(10) K512_ROW(11)
+    }
+    K512_STORE(0) K512_STORE(1) K512_STORE(2) K512_STORE(3) K512_STORE(4) K512_STORE(5)
+    K512_STORE(6) K512_STORE(7) K512_STORE(8) K512_STORE(9) K512_STORE(10) K512_STORE(11)
+}
+static const cpu_gemm_kernel k_avx512 = { "avx512f", 12, 32, kernel_avx512 };
+
+/* ------------------------------------------------------------------ AVX2+FMA 6x16 */
+#define K256_ROW(r)                                                         \
+    { __m256 ar = _mm256_broadcast_ss(a + (r));                             \
+      c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0);                           \
+      c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1); }
+#define K256_STORE(r)                                                       \
+    { float *cr = c + (r) * ldc;                                            \
+      if (accumulate) { c##r##0 = _mm256_add_ps(c##r##0, _mm256_loadu_ps(cr));       \
+                        c##r##1 = _mm256_add_ps(c##r##1, _mm256_loadu_ps(cr + 8)); } \
+      _mm256_storeu_ps(cr, c##r##0); _mm256_storeu_ps(cr + 8, c##r##1); }
+
+__attribute__((target("avx2,fma")))
+static void kernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                        int accumulate)
+{
+    __m256 z = _mm256_setzero_ps();
+    __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
+    __m256 c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+    for (int64_t p = 0; p < kc; p++, a += 6, b += 16) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        K256_ROW(0) K256_ROW(1) K256_ROW(2) K256_ROW(3) K256_ROW(4) K256_ROW(5)
+    }
+    K256_STORE(0) K256_STORE(1) K256_STORE(2) K256_STORE(3) K256_STORE(4) K256_STORE(5)
+}
+static const cpu_gemm_kernel k_avx2 = { "avx2+fma", 6, 16, kernel_avx2 };
+
+static const cpu_gemm_kernel *x86_list[3];
+static int x86_count;
+static pthread_once_t x86_once = PTHREAD_ONCE_INIT;
+
+static void detect_x86(void)
+{
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) x86_list[x86_count++] = &k_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) x86_list[x86_count++] = &k_avx2;
+    x86_list[x86_count++] = &k_generic;
+}
+
+static const cpu_gemm_kernel *const *available(int *count)
+{
+    pthread_once(&x86_once, detect_x86);
+    *count = x86_count;
+    return x86_list;
+}
+
+#elif defined(__aarch64__)
+/* ------------------------------------------------------------------ NEON 8x12 */
+#define KNEON_ROW(r, av, lane)                                              \
+    { c##r##0 = vfmaq_laneq_f32(c##r##0, b0, av, lane);                     \
+      c##r##1 = vfmaq_laneq_f32(c##r##1, b1, av, lane);                     \
+      c##r##2 = vfmaq_laneq_f32(c##r##2, b2, av, lane); }
+#define KNEON_STORE(r)                                                      \
+    { float *cr = c + (r) * ldc;                                            \
+      if (accumulate) { c##r##0 = vaddq_f32(c##r##0, vld1q_f32(cr));        \
+                        c##r##1 = vaddq_f32(c##r##1, vld1q_f32(cr + 4));    \
+                        c##r##2 = vaddq_f32(c##r##2, vld1q_f32(cr + 8)); }  \
+      vst1q_f32(cr, c##r##0); vst1q_f32(cr + 4, c##r##1); vst1q_f32(cr + 8, c##r##2); }
+
+static void kernel_neon(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                        int accumulate)
+{
+    float32x4_t z = vdupq_n_f32(0.0f);
+    float32x4_t c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z;
+    float32x4_t c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+    float32x4_t c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z;
+    float32x4_t c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
+    for (int64_t p = 0; p < kc; p++, a += 8, b += 12) {
+        float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
+        float32x4_t alo = vld1q_f32(a), ahi = vld1q_f32(a + 4);
+        KNEON_ROW(0, alo, 0) KNEON_ROW(1, alo, 1) KNEON_ROW(2, alo, 2) KNEON_ROW(3, alo, 3)
+        KNEON_ROW(4, ahi, 0) KNEON_ROW(5, ahi, 1) KNEON_ROW(6, ahi, 2) KNEON_ROW(7, ahi, 3)
+    }
+    KNEON_STORE(0) KNEON_STORE(1) KNEON_STORE(2) KNEON_STORE(3)
+    KNEON_STORE(4) KNEON_STORE(5) KNEON_STORE(6) KNEON_STORE(7)
+}
+static const cpu_gemm_kernel k_neon = { "neon", 8, 12, kernel_neon };
+
+static const cpu_gemm_kernel *const *available(int *count)
+{
+    static const cpu_gemm_kernel *const list[2] = { &k_neon, &k_generic };
+    *count = 2;
+    return list;
+}
+
+#else
+static const cpu_gemm_kernel *const *available(int *count)
+{
+    static const cpu_gemm_kernel *const list[1] = { &k_generic };
+    *count = 1;
+    return list;
+}
+#endif
+
+const cpu_gemm_kernel *const *cpu_gemm_kernels(int *count) { return available(count); }
+
+const cpu_gemm_kernel *cpu_gemm_best_kernel(void)
+{
+    int n;
+    return available(&n)[0];
+}

@@ -1,0 +1,17 @@
+// Every command the rustane executable registers, besides clipanion's help and --version builtins.
+import type { BaseContext, CommandClass } from "clipanion";
+import { VersionCommand } from "./version.ts";
+import { DoctorCommand } from "./doctor.ts";
+import { MilCheckCommand } from "./mil-check.ts";
+import { MilRunCommand } from "./mil-run.ts";
+import { TrainCommand } from "./train.ts";
+import { probeCommands } from "../../probes/commands.ts";
+
+export const coreCommands: Array<CommandClass<BaseContext>> = [TrainCommand, VersionCommand, DoctorCommand, MilCheckCommand, MilRunCommand];
+
+// probes/commands.ts exports them as `Array<typeof Command>` (the abstract base), which clipanion
+// registers the same way; the cast only restates that they are concrete command classes.
+export const allCommands: Array<CommandClass<BaseContext>> = [
+  ...coreCommands,
+  ...(probeCommands as unknown as Array<CommandClass<BaseContext>>),
+];

@@ -1,0 +1,289 @@
+/**
+ * The transformer's device kernels (docs/training.md): eight MIL programs, compiled once per
+ * run and shared by every layer. Each takes ONE packed input [1, C, 1, W]: activations and
+ * weights side by side along the spatial axis (the dynamic-weight pattern of
+ * reference/ane-maderix.md §3.5), so a weight update is a surface copy, never a recompile.
+ *
+ * Conventions: S = sequence length, D = dim, Q = heads·hd, KV = kv_heads·hd, F = hidden.
+ * A weight block stored with the matmul's reduction axis on channels is used as
+ * matmul(x = block, transpose_x = true, y = activations), so activations are never transposed.
+ */
+import { MilBuilder, type Dialect, type Value } from "../mil/index.ts";
+import { dims, type ModelConfig } from "../model/config.ts";
+
+export type KernelDType = "fp16" | "fp32";
+
+/** A rectangle of the packed input: channels [channel, channel+channels) x spatial [offset, offset+width). */
+export interface Segment { name: string; channel: number; channels: number; offset: number; width: number }
+export interface KernelOutput { name: string; channels: number }
+
+export interface Kernel {
+  name: KernelName;
+  text: string;
+  weights: Map<string, Uint8Array>;
+  /** The packed input's channels and spatial width. */
+  channels: number;
+  width: number;
+  segments: Segment[];
+  /** Outputs in result-tuple order, each [1, channels, 1, S]. */
+  outputs: KernelOutput[];
+}
+
+export const KERNEL_NAMES = [
+  "attn_fwd", "wo_fwd", "ffn_fwd", "ffn_bwd_w2t", "ffn_bwd_w13t", "wo_bwd", "attn_bwd", "qkv_bwd",
+] as const;
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+export interface KernelOptions { seq: number; dtype: KernelDType; dialect?: Dialect }
+
+/** Width of the q/k-norm weight segment: two columns used, padded to 32 so rows stay aligned. */
+const NORM_SEGMENT = 32;
+/** Additive mask value for future positions: fp16's lowest finite number, as on the device. */
+const MASK = -65504;
+
+/** Segments laid out left to right in the order given; widths as given. */
+function layout(channels: number, parts: Array<[string, number]>): { segments: Segment[]; width: number } {
+  const segments: Segment[] = [];
+  let offset = 0;
+  for (const [name, width] of parts) { segments.push({ name, channel: 0, channels, offset, width }); offset += width; }
+  return { segments, width: offset };
+}
+
+/** One kernel under construction: a builder, its packed input, and helpers to cut blocks out. */
+class KernelBuilder {
+  readonly b: MilBuilder;
+  readonly x: Value;
+  private readonly outs: KernelOutput[] = [];
+  constructor(readonly name: KernelName, readonly o: KernelOptions, readonly channels: number,
+              readonly width: number, readonly segments: Segment[]) {
+    this.b = new MilBuilder({ dialect: o.dialect ?? "ios18" });
+    this.x = this.b.input("x", o.dtype, [1, channels, 1, width]);
+  }
+  seg(name: string): Segment {
+    const s = this.segments.find((q) => q.name === name);
+    if (!s) throw new Error(`kernel ${this.name}: no segment ${name}`);
+    return s;
+  }
+  /** A segment (or a channel sub-range of it) viewed as [1, 1, rows, width]. */
+  block(name: string, channel = this.seg(name).channel, channels = this.seg(name).channels): Value {
+    const s = this.seg(name);
+    const v = this.b.sliceBySize(this.x, [0, channel, 0, s.offset], [1, channels, 1, s.width]);
+    return this.b.reshape(v, [1, 1, channels, s.width]);
+  }
+  /** y[cols(m), S] = mᵀ · a for m [1,1,R,cols] and a [1,1,R,S]. */
+  tmm(m: Value, a: Value): Value { return this.b.matmul(m, a, { transposeX: true }); }
+  /** Name outputs o<i>_<name> so their alphabetical order (how the device binds them) is tuple order. */
+  out(name: string, v: Value, channels: number): void {
+    this.b.output(this.b.reshape(v, [1, channels, 1, this.o.seq]), `o${this.outs.length}_${name}`);
+    this.outs.push({ name, channels });
+  }
+  done(): Kernel {
+    const { text, weights } = this.b.build();
+    return { name: this.name, text, weights, channels: this.channels, width: this.width,
+             segments: this.segments, outputs: this.outs };
+  }
+  scalar(v: number): Value { return this.b.constFloat(v, this.o.dtype); }
+}
+
+// ---------------------------------------------------------------- constants: RoPE and mask
+
+/** Within-head channel i belongs to rotary pair k(i); its partner is p(i); R·x puts -x[partner]
+ *  at the pair's first channel and +x[partner] at its second. */
+function ropeTables(c: ModelConfig, S: number) {
+  const hd = c.head_dim, half = hd / 2, rope = c.rope!;
+  const pair = (i: number) => (rope.style === "interleaved" ? Math.floor(i / 2) : i % half);
+  const isFirst = (i: number) => (rope.style === "interleaved" ? i % 2 === 0 : i < half);
+  const partner = (i: number) => (rope.style === "interleaved" ? i ^ 1 : (i + half) % hd);
+  const cos = new Float32Array(hd * S), sin = new Float32Array(hd * S), R = new Float32Array(hd * hd);
+  for (let i = 0; i < hd; i++) {
+    const freq = Math.pow(rope.theta, (-2 * pair(i)) / hd);
+    for (let s = 0; s < S; s++) { cos[i * S + s] = Math.cos(s * freq); sin[i * S + s] = Math.sin(s * freq); }
+    R[i * hd + partner(i)] = isFirst(i) ? -1 : 1;
+  }
+  const RT = new Float32Array(hd * hd);
+  for (let i = 0; i < hd; i++) for (let j = 0; j < hd; j++) RT[j * hd + i] = R[i * hd + j];
+  return { cos, sin, R, RT };
+}
+
+function causalMask(S: number): Float32Array {
+  const m = new Float32Array(S * S);
+  for (let i = 0; i < S; i++) for (let j = i + 1; j < S; j++) m[i * S + j] = MASK;
+  return m;
+}
+
+/** x·cos + (R·x)·sin on heads [1, heads, hd, S]; with RT and inverse, the backward dy·cos + Rᵀ(dy·sin). */
+function applyRope(k: KernelBuilder, x: Value, t: { cos: Value; sin: Value; R: Value; RT: Value }, inverse: boolean): Value {
+  const b = k.b;
+  if (!inverse) return b.add(b.mul(x, t.cos), b.mul(b.matmul(t.R, x), t.sin));
+  return b.add(b.mul(x, t.cos), b.matmul(t.RT, b.mul(x, t.sin)));
+}
+
+function ropeConsts(k: KernelBuilder, c: ModelConfig) {
+  const S = k.o.seq, hd = c.head_dim, dt = k.o.dtype, tb = ropeTables(c, S);
+  return {
+    cos: k.b.weight("rope_cos", dt, [1, 1, hd, S], tb.cos),
+    sin: k.b.weight("rope_sin", dt, [1, 1, hd, S], tb.sin),
+    R: k.b.weight("rope_r", dt, [1, 1, hd, hd], tb.R),
+    RT: k.b.weight("rope_rt", dt, [1, 1, hd, hd], tb.RT),
+  };
+}
+
+/** softmax(q·kᵀ/√hd + mask) for q [1,H,hd,S] and k [1,KVH,hd,S], grouped: returns P [1,KVH,G·S,S]
+ *  and q viewed as [1,KVH,G·S,hd] (query head h = kv·G + g uses kv head h / G). */
+function attentionProbs(k: KernelBuilder, c: ModelConfig, q: Value, kk: Value) {
+  const b = k.b, S = k.o.seq, { H, KVH, G, hd } = dims(c);
+  const qt = b.reshape(b.transpose(q, [0, 1, 3, 2]), [1, KVH, G * S, hd]);
+  const scores = b.mul(b.matmul(qt, kk), k.scalar(1 / Math.sqrt(hd)));      // [1,KVH,G·S,S]
+  const mask = b.weight("causal_mask", k.o.dtype, [1, 1, S, S], causalMask(S));
+  const p = b.softmax(b.add(b.reshape(scores, [1, H, S, S]), mask), -1);     // [1,H,S,S]
+  return { P: b.reshape(p, [1, KVH, G * S, S]), qt };
+}
+
+/** Per-head RMSNorm of x [1, heads, hd, S] with weight w [1, 1, hd, 1]. */
+function headNorm(k: KernelBuilder, x: Value, w: Value, hd: number, eps: number): Value {
+  const b = k.b;
+  const ms = b.mul(b.reduceSum(b.mul(x, x), [2], true), k.scalar(1 / hd));
+  return b.mul(b.mul(x, b.pow(b.add(ms, k.scalar(eps)), k.scalar(-0.5))), w);
+}
+
+// ---------------------------------------------------------------- forward kernels
+
+export function attnFwd(c: ModelConfig, o: KernelOptions): Kernel {
+  const { D, Q, KV, H, KVH, hd } = dims(c), S = o.seq;
+  const parts: Array<[string, number]> = [["xn", S], ["wq_t", Q], ["wk_t", KV], ["wv_t", KV]];
+  if (c.qk_norm) {
+    if (hd > D) throw new Error(`attn_fwd: head_dim ${hd} > dim ${D}: q/k norm weights do not fit the packed input`);
+    parts.push(["qk_norm", NORM_SEGMENT]);
+  }
+  const { segments, width } = layout(D, parts);
+  const k = new KernelBuilder("attn_fwd", o, D, width, segments), b = k.b;
+  const xn = k.block("xn");
+  const q = k.tmm(k.block("wq_t"), xn), kk = k.tmm(k.block("wk_t"), xn), v = k.tmm(k.block("wv_t"), xn);
+  let q4 = b.reshape(q, [1, H, hd, S]), k4 = b.reshape(kk, [1, KVH, hd, S]);
+  if (c.qk_norm) {
+    const seg = k.seg("qk_norm");
+    const wq = b.reshape(b.sliceBySize(k.x, [0, 0, 0, seg.offset], [1, hd, 1, 1]), [1, 1, hd, 1]);
+    const wk = b.reshape(b.sliceBySize(k.x, [0, 0, 0, seg.offset + 1], [1, hd, 1, 1]), [1, 1, hd, 1]);
+    q4 = headNorm(k, q4, wq, hd, c.norm_eps);
+    k4 = headNorm(k, k4, wk, hd, c.norm_eps);
+  }
+  const t = ropeConsts(k, c);
+  const qr = applyRope(k, q4, t, false), kr = applyRope(k, k4, t, false);
+  const { P } = attentionProbs(k, c, qr, kr);
+  const v4 = b.reshape(v, [1, KVH, hd, S]);
+  const ot = b.matmul(P, v4, { transposeY: true });                               // [1,KVH,G·S,hd]
+  const attn = b.transpose(b.reshape(ot, [1, H, S, hd]), [0, 1, 3, 2]);          // [1,H,hd,S]
+  k.out("attn", attn, Q);
+  k.out("q_rope", qr, Q);
+  k.out("k_rope", kr, KV);
+  k.out("v", v, KV);
+  if (c.qk_norm) { k.out("q_raw", q, Q); k.out("k_raw", kk, KV); }
+  return k.done();
+}
+
+export function woFwd(c: ModelConfig, o: KernelOptions): Kernel {
+  const { D, Q } = dims(c);
+  const { segments, width } = layout(Q, [["attn", o.seq], ["wo_t", D]]);
+  const k = new KernelBuilder("wo_fwd", o, Q, width, segments);
+  k.out("o", k.tmm(k.block("wo_t"), k.block("attn")), D);
+  return k.done();
+}
+
+export function ffnFwd(c: ModelConfig, o: KernelOptions): Kernel {
+  const { D, F } = dims(c), S = o.seq;
+  const { segments, width } = layout(D, [["xn2", S], ["x2", S], ["w1_t", F], ["w3_t", F], ["w2", F]]);
+  const k = new KernelBuilder("ffn_fwd", o, D, width, segments), b = k.b;
+  const xn2 = k.block("xn2");
+  const h1 = k.tmm(k.block("w1_t"), xn2), h3 = k.tmm(k.block("w3_t"), xn2);    // [1,1,F,S]
+  const g = b.mul(b.mul(h1, b.sigmoid(h1)), h3);
+  const f = b.matmul(k.block("w2"), g);                                           // [1,1,D,S]
+  k.out("x_next", b.add(k.block("x2"), f), D);
+  k.out("h1", h1, F);
+  k.out("h3", h3, F);
+  k.out("g", g, F);
+  return k.done();
+}
+
+// ---------------------------------------------------------------- backward kernels
+
+export function ffnBwdW2t(c: ModelConfig, o: KernelOptions): Kernel {
+  const { D, F } = dims(c);
+  const { segments, width } = layout(D, [["dy", o.seq], ["w2", F]]);
+  const k = new KernelBuilder("ffn_bwd_w2t", o, D, width, segments);
+  k.out("dg", k.tmm(k.block("w2"), k.block("dy")), F);
+  return k.done();
+}
+
+export function ffnBwdW13t(c: ModelConfig, o: KernelOptions): Kernel {
+  const { D, F } = dims(c), S = o.seq;
+  const { segments, width } = layout(F, [["dh1", S], ["dh3", S], ["w1", D], ["w3", D]]);
+  const k = new KernelBuilder("ffn_bwd_w13t", o, F, width, segments), b = k.b;
+  k.out("dxn2", b.add(k.tmm(k.block("w1"), k.block("dh1")), k.tmm(k.block("w3"), k.block("dh3"))), D);
+  return k.done();
+}
+
+export function woBwd(c: ModelConfig, o: KernelOptions): Kernel {
+  const { D, Q } = dims(c);
+  const { segments, width } = layout(D, [["dx2", o.seq], ["wo", Q]]);
+  const k = new KernelBuilder("wo_bwd", o, D, width, segments);
+  k.out("dattn", k.tmm(k.block("wo"), k.block("dx2")), Q);
+  return k.done();
+}
+
+export function attnBwd(c: ModelConfig, o: KernelOptions): Kernel {
+  const { Q, KV, H, KVH, G, hd } = dims(c), S = o.seq;
+  const segments: Segment[] = [
+    { name: "q_rope", channel: 0, channels: Q, offset: 0, width: S },
+    { name: "k_rope", channel: Q, channels: KV, offset: 0, width: S },
+    { name: "v", channel: Q + KV, channels: KV, offset: 0, width: S },
+    { name: "dattn", channel: Q + 2 * KV, channels: Q, offset: 0, width: S },
+  ];
+  const k = new KernelBuilder("attn_bwd", o, 2 * Q + 2 * KV, S, segments), b = k.b;
+  const view = (name: string, heads: number) => b.reshape(k.block(name), [1, heads, hd, S]);
+  const qr = view("q_rope", H), kr = view("k_rope", KVH), v4 = view("v", KVH), dO = view("dattn", H);
+  const { P, qt } = attentionProbs(k, c, qr, kr);                                 // P [1,KVH,G·S,S]
+  const dOt = b.reshape(b.transpose(dO, [0, 1, 3, 2]), [1, KVH, G * S, hd]);
+  const dV = b.matmul(P, dOt, { transposeX: true });                             // [1,KVH,S,hd]
+  const dP = b.matmul(dOt, v4);                                                  // [1,KVH,G·S,S]
+  const rowDot = b.reduceSum(b.mul(P, dP), [3], true);                           // [1,KVH,G·S,1]
+  const dS = b.mul(b.mul(P, b.sub(dP, rowDot)), k.scalar(1 / Math.sqrt(hd)));
+  const dQt = b.matmul(dS, kr, { transposeY: true });                            // [1,KVH,G·S,hd]
+  const dKt = b.matmul(dS, qt, { transposeX: true });                            // [1,KVH,S,hd]
+  const t = ropeConsts(k, c);
+  const dq = applyRope(k, b.transpose(b.reshape(dQt, [1, H, S, hd]), [0, 1, 3, 2]), t, true);
+  const dk = applyRope(k, b.transpose(dKt, [0, 1, 3, 2]), t, true);
+  k.out("dq", dq, Q);
+  k.out("dk", dk, KV);
+  k.out("dv", b.transpose(dV, [0, 1, 3, 2]), KV);
+  return k.done();
+}
+
+export function qkvBwd(c: ModelConfig, o: KernelOptions): Kernel {
+  const { D, Q, KV } = dims(c), S = o.seq;
+  const rows: Array<[string, number, number]> = [["q", 0, Q], ["k", Q, KV], ["v", Q + KV, KV]];
+  const segments: Segment[] = [];
+  for (const [n, ch, nc] of rows) {
+    segments.push({ name: `d${n}`, channel: ch, channels: nc, offset: 0, width: S });
+    segments.push({ name: `w${n}`, channel: ch, channels: nc, offset: S, width: D });
+  }
+  const k = new KernelBuilder("qkv_bwd", o, Q + 2 * KV, S + D, segments), b = k.b;
+  const part = (n: string) => k.tmm(k.block(`w${n}`), k.block(`d${n}`));
+  k.out("dxn", b.add(b.add(part("q"), part("k")), part("v")), D);
+  return k.done();
+}
+
+const BUILDERS: Record<KernelName, (c: ModelConfig, o: KernelOptions) => Kernel> = {
+  attn_fwd: attnFwd, wo_fwd: woFwd, ffn_fwd: ffnFwd, ffn_bwd_w2t: ffnBwdW2t,
+  ffn_bwd_w13t: ffnBwdW13t, wo_bwd: woBwd, attn_bwd: attnBwd, qkv_bwd: qkvBwd,
+};
+
+export function buildKernel(name: KernelName, c: ModelConfig, o: KernelOptions): Kernel {
+  if (c.family === "gpt") throw new Error(`kernel ${name}: the gpt family has its own kernels`);
+  return BUILDERS[name](c, o);
+}
+
+export function buildTransformerKernels(c: ModelConfig, o: KernelOptions): Record<KernelName, Kernel> {
+  const out = {} as Record<KernelName, Kernel>;
+  for (const n of KERNEL_NAMES) out[n] = buildKernel(n, c, o);
+  return out;
+}
