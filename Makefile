@@ -4,6 +4,7 @@
 #   make test-c     libane's C tests under AddressSanitizer/UBSan, and the bounded MIL fuzz run
 #   make dist       also the darwin-arm64 libane.dylib and executable, in dist/
 #   make check      tsc --noEmit
+#   make corpus     the built-in training corpus (build/corpus/brown.txt)
 
 BUN      ?= node_modules/.bin/bun
 CC       ?= cc
@@ -18,8 +19,14 @@ CDEFS    := -DANE_VERSION_STRING=\"$(VERSION)\"
 
 TS_SRCS  := $(shell find src probes -name '*.ts' 2>/dev/null)
 
-.PHONY: all lib test test-c check dist clean
+.PHONY: all lib corpus test test-c check dist clean
 all: rustane
+
+# The corpus built into the executable (the default `rustane train`): the Brown corpus as text.
+CORPUS := $(BUILD)/corpus/brown.txt
+corpus: $(CORPUS)
+$(CORPUS): scripts/corpus.ts
+	$(BUN) scripts/corpus.ts --out $@
 
 lib: $(HOST)/libane.so
 
@@ -27,10 +34,10 @@ $(HOST)/libane.so: $(LIB_SRCS) $(LIB_HDRS) Makefile
 	@mkdir -p $(HOST)
 	$(CC) $(CFLAGS_LIB) $(CDEFS) -shared -o $@ $(LIB_SRCS) -lm -ldl
 
-rustane: $(HOST)/libane.so $(TS_SRCS) package.json
+rustane: $(HOST)/libane.so $(CORPUS) $(TS_SRCS) package.json
 	$(BUN) scripts/build.ts --target host --lib $(HOST)/libane.so --out $@
 
-test: $(HOST)/libane.so
+test: $(HOST)/libane.so $(CORPUS)
 	bash scripts/bun-test.sh
 
 check:

@@ -56,12 +56,12 @@ dist/libane.dylib: $(DARWIN)/libane.dylib libane/include/ane.h libane/darwin/che
 	@mkdir -p dist
 	cp $< $@
 
-dist/rustane-darwin-arm64: dist/libane.dylib $(TS_SRCS) scripts/build.ts package.json
+dist/rustane-darwin-arm64: dist/libane.dylib $(CORPUS) $(TS_SRCS) scripts/build.ts package.json
 	$(BUN) scripts/build.ts --target darwin-arm64 --lib dist/libane.dylib --out $@
 	@file -b $@ | grep -q '^Mach-O 64-bit arm64 executable' || \
 	  { echo "dist: $@ is not a Mach-O arm64 executable: $$(file -b $@)" >&2; rm -f $@; exit 1; }
 
-dist/rustane-linux-x64: $(HOST)/libane.so $(TS_SRCS) scripts/build.ts package.json
+dist/rustane-linux-x64: $(HOST)/libane.so $(CORPUS) $(TS_SRCS) scripts/build.ts package.json
 	$(CHECK_DYLIB) host $(HOST)/libane.so libane/include/ane.h
 	$(BUN) scripts/build.ts --target host --lib $(HOST)/libane.so --out $@
 	@file -b $@ | grep -q '^ELF 64-bit LSB .*x86-64' || \

@@ -362,6 +362,44 @@ ANE_API ane_status ane_adamw(float *p, const float *g, float *m, float *v, uint6
                              float beta1, float beta2, float eps, float weight_decay,
                              uint32_t step, float grad_scale);
 
+/* ---------------------------------------------------------------- backend queries (probes)
+ *
+ * What a backend can tell about the device beyond ane_backend_info_json, for `rustane probe`.
+ * `what` is "perf-stats" (which performance-statistics objects and fields exist) or
+ * "advanced" (shared events, weightsBuffer, procedureIndex, chaining, real-time and direct
+ * evaluation: what exists and what works). The answer is one JSON object, always with
+ *   "query": what, "backend": the backend's kind, "applicable": true|false
+ * and, when not applicable, "reason": why (the cpu backend has no such objects). The other keys
+ * of each query are listed in docs/probes.md ("libane queries"). Buffer protocol as
+ * ane_backend_info_json. An unknown `what` is ANE_ERR_INVALID_ARG. */
+ANE_API ane_status ane_backend_query_json(ane_backend *backend, const char *what, char *buf,
+                                          size_t cap, size_t *needed);
+
+/* ---------------------------------------------------------------- host ops for the GPT family
+ *
+ * LayerNorm with bias, GELU (tanh form) and bias gradients, on channel-major [C, S] fp32
+ * activations like the host ops above. Reductions over positions are deterministic (fixed
+ * order, independent of the thread count). */
+
+/* LayerNorm over channels of x [C, S]: y = (x - mean) * rstd * w + b, with mean, rstd over the
+ * C values of each position and rstd = 1 / sqrt(var + eps). w, b: [C] (b may be NULL: no bias).
+ * mean, rstd: [S], saved for the backward (either may be NULL). */
+ANE_API ane_status ane_layernorm_fwd(const float *x, const float *w, const float *b, float *y,
+                                     float *mean, float *rstd, uint32_t channels, uint32_t seq,
+                                     float eps);
+/* Backward of ane_layernorm_fwd. dx is overwritten, or accumulated into when accumulate != 0;
+ * dw [C] and db [C] accumulate. */
+ANE_API ane_status ane_layernorm_bwd(const float *x, const float *w, const float *mean,
+                                     const float *rstd, const float *dy, float *dx, float *dw,
+                                     float *db, uint32_t channels, uint32_t seq,
+                                     uint32_t accumulate);
+/* db[c] += sum_s dy[c, s] for dy [C, S] (the gradient of a bias added to every position). */
+ANE_API ane_status ane_bias_grad(const float *dy, float *db, uint32_t channels, uint32_t seq);
+/* g = gelu(h) = 0.5 h (1 + tanh(sqrt(2/pi) (h + 0.044715 h^3))), elementwise over n. */
+ANE_API ane_status ane_gelu_tanh_fwd(const float *h, float *g, uint64_t n);
+/* dh = dg * gelu'(h) for the tanh form, elementwise over n (dh may alias dg). */
+ANE_API ane_status ane_gelu_tanh_bwd(const float *h, const float *dg, float *dh, uint64_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -677,6 +677,47 @@ static void test_errors(void)
     ane_sb_free(&sb);
 }
 
+/* ane_copy_2d (strided fp32 <-> fp16) and ane_fill_uniform (range, determinism, threads). */
+static void test_host_helpers(void)
+{
+    float src[5 * 9];
+    uint16_t half[5 * 12];
+    float back[5 * 7];
+    for (int i = 0; i < 5 * 9; i++) src[i] = frand(-70000, 70000) * (i % 3 ? 1e-9f : 1.0f);
+    memset(half, 0xff, sizeof half);
+    CHECK(ane_copy_2d(src, ANE_DTYPE_FP32, 9 * 4, half, ANE_DTYPE_FP16, 12 * 2, 5, 7) == ANE_OK, "copy_2d");
+    int bad = 0;
+    for (int r = 0; r < 5; r++) {
+        for (int j = 0; j < 7; j++) if (!same_value(half_value(half[r * 12 + j]), ref_round_fp16(src[r * 9 + j]))) bad++;
+        for (int j = 7; j < 12; j++) if (half[r * 12 + j] != 0xffff) bad++;     /* padding untouched */
+    }
+    CHECK(bad == 0, "copy_2d fp32->fp16: %d wrong", bad);
+    CHECK(ane_copy_2d(half, ANE_DTYPE_FP16, 24, back, ANE_DTYPE_FP32, 28, 5, 7) == ANE_OK, "copy_2d back");
+    bad = 0;
+    for (int r = 0; r < 5; r++) for (int j = 0; j < 7; j++) if (!same_value(back[r * 7 + j], half_value(half[r * 12 + j]))) bad++;
+    CHECK(bad == 0, "copy_2d fp16->fp32: %d wrong", bad);
+    CHECK(ane_copy_2d(src, ANE_DTYPE_FP32, 8, half, ANE_DTYPE_FP16, 24, 5, 7) == ANE_ERR_INVALID_ARG, "short stride refused");
+    CHECK(ane_copy_2d(src, ANE_DTYPE_INT8, 9, half, ANE_DTYPE_FP16, 24, 5, 7) == ANE_ERR_INVALID_ARG, "int8->fp16 refused");
+
+    enum { N = 200003 };
+    float *a = malloc(N * sizeof(float)), *b = malloc(N * sizeof(float));
+    ane_set_threads(1);
+    CHECK(ane_fill_uniform(a, ANE_DTYPE_FP32, N, 42, -0.5, 2.0) == ANE_OK, "fill");
+    ane_set_threads(3);
+    ane_fill_uniform(b, ANE_DTYPE_FP32, N, 42, -0.5, 2.0);
+    ane_set_threads(0);
+    double mean = 0;
+    int out_of_range = 0;
+    for (int i = 0; i < N; i++) { mean += a[i]; out_of_range += a[i] < -0.5f || a[i] >= 2.0f; }
+    mean /= N;
+    CHECK(memcmp(a, b, N * sizeof(float)) == 0, "fill differs between thread counts");
+    CHECK(out_of_range == 0 && fabs(mean - 0.75) < 0.01, "fill: %d out of range, mean %.4f (expected 0.75)", out_of_range, mean);
+    ane_fill_uniform(b, ANE_DTYPE_FP32, N, 43, -0.5, 2.0);
+    CHECK(memcmp(a, b, N * sizeof(float)) != 0, "another seed gives other numbers");
+    CHECK(ane_fill_uniform(a, ANE_DTYPE_FP32, N, 1, 1.0, 1.0) == ANE_ERR_INVALID_ARG, "empty range refused");
+    free(a); free(b);
+}
+
 int main(void)
 {
     test_fp16();
@@ -688,6 +729,7 @@ int main(void)
     test_attention_and_shapes();
     test_quant_and_weights();
     test_errors();
+    test_host_helpers();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -42,6 +42,7 @@ export interface TrainOptions {
   dataBytesPerToken: number | null;   // for val_bpb
   tokenizer: Tokenizer | null;
   version: string;
+  stopAt?: number;                    // stop this invocation after this step (the schedule still spans `steps`)
   resume?: Checkpoint;                // continue from this state
   init?: Checkpoint;                  // start from these weights (fresh optimizer)
 }
@@ -76,7 +77,7 @@ function fmtDuration(s: number): string {
   return h ? `${h}h${String(m % 60).padStart(2, "0")}m` : m ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(0)}s`;
 }
 
-export function train(o: TrainOptions): TrainResult {
+export async function train(o: TrainOptions): Promise<TrainResult> {
   const c = o.model, layout = paramLayout(c), S = o.seq, d = o.data;
   if (S > c.max_seq_len) throw new Error(`--seq ${S} is longer than the model's max_seq_len ${c.max_seq_len}`);
   mkdirSync(o.runDir, { recursive: true });
@@ -125,67 +126,82 @@ export function train(o: TrainOptions): TrainResult {
   let lastPrint = 0, firstLoss = NaN, lastLoss = NaN, latest: string | null = null;
   const t0 = performance.now();
   let windowStart = t0, windowSteps = 0;
-  const startStep = state.step;
-  while (state.step < o.steps) {
-    const stepStart = performance.now();
-    pipe.timings = { kernelMs: {}, hostMs: {}, dwWaitMs: 0, stageMs: 0 };
-    grads.fill(0);
-    let loss = 0;
-    for (let mb = 0; mb < o.microBatches; mb++) {
-      d.sampleTrain(rng, win);
-      loss += pipe.forwardBackward(params, grads, win.tokens, win.targets, scaler.scale, o.microBatches) / o.microBatches;
-    }
-    state.step++;
-    state.tokensSeen += S * o.microBatches;
-    const scaleUsed = scaler.scale;                 // the scale these gradients carry
-    const finite = ops.allFinite(grads);
-    const applied = scaler.update(finite);          // may change the scale for the next step
-    let gradNorm: number | null = null;
-    const lr = learningRate(state.step, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, total: o.steps });
-    if (applied) {
-      gradNorm = Math.sqrt(ops.sumSquares(grads)) / scaleUsed;
-      const clipCoef = o.clip > 0 && gradNorm > o.clip ? o.clip / (gradNorm + 1e-6) : 1;
-      const gs = clipCoef / scaleUsed;
-      const common = { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, step: state.step - scaler.state.skipped, gradScale: gs };
-      ops.adamw(params.subarray(0, layout.decayEnd), grads.subarray(0, layout.decayEnd), m.subarray(0, layout.decayEnd),
-        v.subarray(0, layout.decayEnd), { ...common, weightDecay: o.weightDecay });
-      ops.adamw(params.subarray(layout.decayEnd), grads.subarray(layout.decayEnd), m.subarray(layout.decayEnd),
-        v.subarray(layout.decayEnd), { ...common, weightDecay: 0 });
-      pipe.stageWeights(params);
-    }
-    const ms = performance.now() - stepStart;
-    if (isNaN(firstLoss)) firstLoss = loss;
-    lastLoss = loss;
-    windowSteps++;
-    if (state.step % o.logEvery === 0 || state.step === o.steps || state.step === startStep + 1) {
-      const now = performance.now(), elapsed = (now - windowStart) / 1000;
-      const sec = elapsed / windowSteps;
-      telemetry.emit({ type: "step", step: state.step, loss, lr, loss_scale: scaler.state.scale, grad_norm: gradNorm, skipped: !applied,
-        tokens_per_s: (S * o.microBatches) / sec, ms_per_step: ms, kernel_ms: pipe.timings.kernelMs, host_ms: pipe.timings.hostMs,
-        stage_ms: pipe.timings.stageMs, dw_wait_ms: pipe.timings.dwWaitMs,
-        device_tflops: (flops.device * o.microBatches) / (ms / 1000) / 1e12, total_tflops: (flops.total * o.microBatches) / (ms / 1000) / 1e12,
-        rss_mb: process.memoryUsage().rss / 2 ** 20 });
-      if (!isTTY) log(`step ${state.step}/${o.steps}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  ${((S * o.microBatches) / sec).toFixed(0)} tok/s  ${ms.toFixed(0)} ms/step${applied ? "" : "  (skipped: inf/nan gradient)"}`);
-      windowStart = now; windowSteps = 0;
-    }
-    if (isTTY && performance.now() - lastPrint > 100) {
-      lastPrint = performance.now();
-      const done = state.step - startStep, rate = done / ((lastPrint - t0) / 1000);
-      process.stderr.write(`\r\x1b[2Kstep ${state.step}/${o.steps}  loss ${loss.toFixed(4)}  ${(rate * S * o.microBatches).toFixed(0)} tok/s  ETA ${fmtDuration((o.steps - state.step) / rate)}`);
-    }
-    if (o.valEvery > 0 && (state.step % o.valEvery === 0 || state.step === o.steps)) {
-      const val = evalVal();
-      if (val !== null) {
-        const improved = state.bestValLoss === null || val < state.bestValLoss;
-        if (improved) state.bestValLoss = val;
-        const bpb = o.dataBytesPerToken ? val / Math.LN2 / o.dataBytesPerToken : null;
-        telemetry.emit({ type: "val", step: state.step, val_loss: val, val_bpb: bpb, best_val_loss: state.bestValLoss! });
+  const startStep = state.step, lastStep = Math.min(o.steps, o.stopAt ?? o.steps);
+  // Ctrl-C finishes the step in flight, writes `latest` and returns (the loop yields to the
+  // event loop once per step so the signal handler can run).
+  let interrupted = false;
+  const onSigint = () => { if (interrupted) process.exit(130); interrupted = true; };
+  process.on("SIGINT", onSigint);
+  try {
+    while (state.step < lastStep && !interrupted) {
+      await new Promise<void>((r) => setImmediate(r));
+      const stepStart = performance.now();
+      pipe.timings = { kernelMs: {}, hostMs: {}, dwWaitMs: 0, stageMs: 0 };
+      grads.fill(0);
+      let loss = 0;
+      for (let mb = 0; mb < o.microBatches; mb++) {
+        d.sampleTrain(rng, win);
+        loss += pipe.forwardBackward(params, grads, win.tokens, win.targets, scaler.scale, o.microBatches) / o.microBatches;
+      }
+      state.step++;
+      state.tokensSeen += S * o.microBatches;
+      const scaleUsed = scaler.scale;                 // the scale these gradients carry
+      const finite = ops.allFinite(grads);
+      const applied = scaler.update(finite);          // may change the scale for the next step
+      let gradNorm: number | null = null;
+      const lr = learningRate(state.step, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, total: o.steps });
+      if (applied) {
+        gradNorm = Math.sqrt(ops.sumSquares(grads)) / scaleUsed;
+        const clipCoef = o.clip > 0 && gradNorm > o.clip ? o.clip / (gradNorm + 1e-6) : 1;
+        const gs = clipCoef / scaleUsed;
+        const common = { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, step: state.step - scaler.state.skipped, gradScale: gs };
+        ops.adamw(params.subarray(0, layout.decayEnd), grads.subarray(0, layout.decayEnd), m.subarray(0, layout.decayEnd),
+          v.subarray(0, layout.decayEnd), { ...common, weightDecay: o.weightDecay });
+        ops.adamw(params.subarray(layout.decayEnd), grads.subarray(layout.decayEnd), m.subarray(layout.decayEnd),
+          v.subarray(layout.decayEnd), { ...common, weightDecay: 0 });
+        pipe.stageWeights(params);
+      }
+      const ms = performance.now() - stepStart;
+      if (isNaN(firstLoss)) firstLoss = loss;
+      lastLoss = loss;
+      windowSteps++;
+      if (state.step % o.logEvery === 0 || state.step === lastStep || state.step === startStep + 1) {
+        const now = performance.now(), elapsed = (now - windowStart) / 1000;
+        const sec = elapsed / windowSteps;
+        telemetry.emit({ type: "step", step: state.step, loss, lr, loss_scale: scaler.state.scale, grad_norm: gradNorm, skipped: !applied,
+          tokens_per_s: (S * o.microBatches) / sec, ms_per_step: ms, kernel_ms: pipe.timings.kernelMs, host_ms: pipe.timings.hostMs,
+          stage_ms: pipe.timings.stageMs, dw_wait_ms: pipe.timings.dwWaitMs,
+          device_tflops: (flops.device * o.microBatches) / (ms / 1000) / 1e12, total_tflops: (flops.total * o.microBatches) / (ms / 1000) / 1e12,
+          rss_mb: process.memoryUsage().rss / 2 ** 20 });
+        if (!isTTY) log(`step ${state.step}/${o.steps}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  ${((S * o.microBatches) / sec).toFixed(0)} tok/s  ${ms.toFixed(0)} ms/step${applied ? "" : "  (skipped: inf/nan gradient)"}`);
+        windowStart = now; windowSteps = 0;
+      }
+      if (isTTY && performance.now() - lastPrint > 100) {
+        lastPrint = performance.now();
+        const done = state.step - startStep, rate = done / ((lastPrint - t0) / 1000);
+        process.stderr.write(`\r\x1b[2Kstep ${state.step}/${o.steps}  loss ${loss.toFixed(4)}  ${(rate * S * o.microBatches).toFixed(0)} tok/s  ETA ${fmtDuration((o.steps - state.step) / rate)}`);
+      }
+      if (o.valEvery > 0 && (state.step % o.valEvery === 0 || state.step === lastStep)) {
+        const val = evalVal();
+        if (val !== null) {
+          const improved = state.bestValLoss === null || val < state.bestValLoss;
+          if (improved) state.bestValLoss = val;
+          const bpb = o.dataBytesPerToken ? val / Math.LN2 / o.dataBytesPerToken : null;
+          telemetry.emit({ type: "val", step: state.step, val_loss: val, val_bpb: bpb, best_val_loss: state.bestValLoss! });
+          if (isTTY) process.stderr.write("\n");
+          log(`  val loss ${val.toFixed(4)}${bpb !== null ? `  (${bpb.toFixed(3)} bits/byte)` : ""}${improved ? "  best" : ""}`);
+          if (improved) checkpoint("best");
+        }
+      }
+      if (o.ckptEvery > 0 && (state.step % o.ckptEvery === 0 || state.step === lastStep)) latest = checkpoint("latest");
+      if (interrupted) {
         if (isTTY) process.stderr.write("\n");
-        log(`  val loss ${val.toFixed(4)}${bpb !== null ? `  (${bpb.toFixed(3)} bits/byte)` : ""}${improved ? "  best" : ""}`);
-        if (improved) checkpoint("best");
+        latest = checkpoint("latest");
+        log(`interrupted at step ${state.step}: continue with --resume ${latest}`);
       }
     }
-    if (o.ckptEvery > 0 && (state.step % o.ckptEvery === 0 || state.step === o.steps)) latest = checkpoint("latest");
+  } finally {
+    process.off("SIGINT", onSigint);
   }
   if (isTTY) process.stderr.write("\n");
   const wall = (performance.now() - t0) / 1000;

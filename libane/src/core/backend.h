@@ -73,6 +73,13 @@ typedef struct ane_backend_ops {
     void (*request_free)(ane_request *r);
     /* Fill t->hw_ns (or -1); api.c measures wall time around the call. */
     ane_status (*request_eval)(ane_request *r, uint32_t qos, ane_eval_timing *t);
+
+    /* Optional (NULL = the backend has nothing to say): answer ane_backend_query_json's `what`
+     * ("perf-stats" or "advanced", already checked) by appending the members of the answer
+     * object (no braces) to sb, "applicable" first: "\"applicable\":true,...". The keys each
+     * query must hold are in docs/probes.md ("libane queries"). query.c writes "query" and
+     * "backend" itself. */
+    ane_status (*query_json)(ane_backend *b, const char *what, ane_strbuf *sb);
 } ane_backend_ops;
 
 /* The backends compiled in (registry.c). */

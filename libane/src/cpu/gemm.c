@@ -12,7 +12,7 @@
 #include "../core/fp16.h"
 #include "gemm.h"
 
-#define KC 256          /* depth of a block: a B panel of kc x nr stays in L1 */
+#define KC 384          /* depth of a block: a 384 x nr B panel is about L1-sized (48 KiB at nr = 32) */
 #define MC_PANELS 16    /* A panels per task block (12x256x16 floats = 192 KiB for AVX-512) */
 #define NC 4096         /* columns of B packed at once */
 

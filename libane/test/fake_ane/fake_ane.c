@@ -1,6 +1,8 @@
 /* fake_ane.c — the recording fake of fake_ane.h. Test code: uses libc directly.
  * Included by test_ane_backend.c (test.mk builds one source per test program). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
