@@ -29,7 +29,7 @@ export interface ProbeOutcome<R> {
 }
 
 export interface ProbeDefinition<P extends object, R> {
-  name: "qos-sweep" | "weight-reload" | "peak";
+  name: ProbeDocument["probe"];
   description: string;                // one line, for `rustane probe list`
   run(ctx: ProbeContext, params: P): ProbeOutcome<R>;
   table(results: R): string;          // the human-readable form of results

@@ -45,3 +45,16 @@ export function parseOptions<T>(schema: Schema<T>, raw: Record<string, unknown>)
   if (res.success) return res.output;
   throw new OptionError(res.issues[0].message);
 }
+
+/** A comma-separated list of 1..maxCount "AxBxC" triples, each number in [min, max]. */
+export function tripleListOption(option: string, min: number, max: number, maxCount: number): Schema<Array<[number, number, number]>> {
+  const rule = `must be a comma-separated list of 1..${maxCount} ICxOCxS triples of integers in ${min}..${max}`;
+  const TRIPLE = /^\d+x\d+x\d+$/;
+  return v.pipe(
+    v.string(`${option}: ${rule}`),
+    v.check((s) => s.split(",").every((part) => TRIPLE.test(part.trim())), (issue) => `${option}: ${rule} (got "${issue.input}")`),
+    v.transform((s) => s.split(",").map((part) => part.trim().split("x").map(Number) as [number, number, number])),
+    v.check((ts) => ts.every((t) => t.every((x) => x >= min && x <= max)), (issue) => `${option}: ${rule} (got ${issue.input.map((t) => t.join("x")).join(",")})`),
+    v.check((ts) => ts.length >= 1 && ts.length <= maxCount, (issue) => `${option}: ${rule} (got ${issue.input.length} triples)`),
+  );
+}

@@ -11,7 +11,7 @@ import * as v from "valibot";
 import { LibaneError, chipProfile } from "../src/ffi/index.ts";
 import { Binding, timeMs, type ProbeContext, type ProbeDefinition } from "./context.ts";
 import { intListOption, intOption } from "./options.ts";
-import { convChainProgram, patternInput } from "./programs.ts";
+import { convChainProgram, layerWeights, patternInput } from "./programs.ts";
 import type { PeakResults } from "./schema.ts";
 import { evalStats } from "./stats.ts";
 import { fmt, formatTable } from "./table.ts";
@@ -52,22 +52,6 @@ export function backendPeak(ctx: Pick<ProbeContext, "backend" | "chip" | "info">
 
 function fmtPeak(tflops: number | null): string {
   return tflops === null ? "unknown" : String(Number(tflops.toPrecision(4)));
-}
-
-/** Deterministic dense weights, uniform in [-a, a] with a = sqrt(3/C) (variance 1/C), so
- *  activations keep their scale through any depth instead of overflowing fp16. */
-function layerWeights(c: number, layer: number): Float32Array {
-  const w = new Float32Array(c * c);
-  const a = Math.sqrt(3 / c);
-  let state = (0x9e3779b9 ^ (layer * 0x85ebca6b) ^ c) >>> 0 || 1;
-  for (let i = 0; i < w.length; i++) {
-    // xorshift32
-    state ^= state << 13; state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5; state >>>= 0;
-    w[i] = (state / 2 ** 32) * 2 * a - a;
-  }
-  return w;
 }
 
 function measure(ctx: ProbeContext, c: number, d: number, p: PeakParams, peak: Peak): Row {

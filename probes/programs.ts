@@ -76,3 +76,47 @@ export function matmulTReference(w: Float32Array, x: Float32Array, ic: number, o
     }
   return y;
 }
+
+/** One 1x1 conv with fp32 I/O: x fp32 [1,C,1,S] -> cast fp16 -> conv (weight "w" [C,C,1,1]) ->
+ *  cast fp32 -> y. The in-memory benchmark's program (maderix/ANE inmem_bench): the casts run on
+ *  the device, so the host reads and writes plain fp32. */
+export function conv1x1CastProgram(dialect: Dialect, channels: number, spatial: number, w: Float32Array) {
+  const b = new MilBuilder({ dialect });
+  const x = b.input("x", "fp32", [1, channels, 1, spatial]);
+  const weight = b.weight("w", "fp16", [channels, channels, 1, 1], w);
+  b.output(b.cast(b.conv(b.cast(x, "fp16"), weight), "fp32"), "y");
+  return b.build();
+}
+
+/** The W8A8 chain: `depth` layers of quantize(h) -> dequantize -> 1x1 conv whose weight is
+ *  int8 in its blob, dequantized at compile (constexpr_affine_dequantize, zero point 0).
+ *  Activations use one scale `actScale` (round(h / actScale) saturated to int8); the weights
+ *  one scale `weightScale`. */
+export function int8ConvChainProgram(dialect: Dialect, channels: number, spatial: number, weights: Int8Array[],
+  weightScale: number, actScale: number) {
+  const b = new MilBuilder({ dialect });
+  let h = b.input("x", "fp16", [1, channels, 1, spatial]);
+  weights.forEach((q, l) => {
+    const a = b.dequantize(b.quantize(h, b.constFloat(actScale), "int8"), b.constFloat(actScale));
+    const w = b.constexprAffineDequantize(`w${l}`, q, [channels, channels, 1, 1], b.constFloat(weightScale), b.constInt(0), 0);
+    h = b.conv(a, w);
+  });
+  b.output(h, "y");
+  return b.build();
+}
+
+/** Deterministic dense weights, uniform in [-a, a] with a = sqrt(3/C) (variance 1/C), so
+ *  activations keep their scale through any depth instead of overflowing fp16. */
+export function layerWeights(c: number, layer: number): Float32Array {
+  const w = new Float32Array(c * c);
+  const a = Math.sqrt(3 / c);
+  let state = (0x9e3779b9 ^ (layer * 0x85ebca6b) ^ c) >>> 0 || 1;
+  for (let i = 0; i < w.length; i++) {
+    // xorshift32
+    state ^= state << 13; state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5; state >>>= 0;
+    w[i] = (state / 2 ** 32) * 2 * a - a;
+  }
+  return w;
+}

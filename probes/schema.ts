@@ -166,6 +166,133 @@ const PeakResultsSchema = v.strictObject({
   best_tflops: v.nullable(nonNegative),  // null when no configuration ran
 });
 
+// ---- perf-stats and advanced: libane's backend queries (docs/probes.md "libane queries").
+
+const QueryFieldSchema = v.strictObject({ name: v.pipe(v.string(), v.nonEmpty()), exists: v.boolean() });
+const PerfObjectSchema = v.strictObject({
+  name: v.pipe(v.string(), v.nonEmpty()),   // an Objective-C class, e.g. "_ANEPerformanceStats"
+  exists: v.boolean(),
+  fields: v.array(QueryFieldSchema),        // its methods/properties the backend looked for
+});
+
+const PerfStatsResultsSchema = v.strictObject({
+  applicable: v.boolean(),
+  reason: v.nullable(v.string()),          // why not, when not applicable
+  objects: v.array(PerfObjectSchema),       // empty when not applicable
+  ignored_keys: v.array(v.string()),        // keys of libane's answer this probe does not know
+  hw_time: v.strictObject({                 // measured here: evals of one small conv
+    evals: positiveInt,
+    with_hw_time: nonNegativeInt,           // evals whose timing carried a device time > 0
+    hw_ms: v.nullable(TimingStatsSchema),   // over those evals
+    wall_ms: TimingStatsSchema,
+  }),
+});
+
+// The features an "advanced" answer should cover; docs/probes.md says what each means.
+export const ADVANCED_FEATURES = ["shared_events", "weights_buffer", "procedure_index", "chaining", "real_time", "direct_eval"] as const;
+
+const AdvancedFeatureSchema = v.strictObject({
+  name: v.pipe(v.string(), v.nonEmpty()),
+  exists: v.boolean(),                      // the classes/selectors it needs are present
+  works: v.nullable(v.boolean()),           // tried and worked / failed; null: not tried
+  detail: v.nullable(v.string()),           // what was tried, or why it failed
+});
+
+const AdvancedResultsSchema = v.strictObject({
+  applicable: v.boolean(),
+  reason: v.nullable(v.string()),
+  features: v.array(AdvancedFeatureSchema), // empty when not applicable
+  missing: v.array(v.string()),             // ADVANCED_FEATURES the answer did not cover
+  ignored_keys: v.array(v.string()),
+});
+
+// ---- inmem-bench, sram, dynamic-matmul, int8
+
+const InmemRowSchema = v.strictObject({
+  channels: positiveInt,
+  spatial: positiveInt,
+  weights_mb: nonNegative,
+  mflop_per_eval: nonNegative,              // 2·C·C·S / 1e6
+  compile_ms: v.nullable(nonNegative),
+  load_ms: v.nullable(nonNegative),
+  eval: v.nullable(EvalStatsSchema),
+  tflops: v.nullable(nonNegative),
+  tflops_hw: v.nullable(nonNegative),
+  max_abs_error: diff,                      // vs the float64 reference of the fp16 weights
+  tolerance: nonNegative,
+  error: v.nullable(v.string()),
+});
+
+const InmemBenchResultsSchema = v.strictObject({
+  io: v.picklist(["fp32-cast", "fp16"]),    // fp16 where the chip cannot cast (M1/M2)
+  rows: v.pipe(v.array(InmemRowSchema), v.minLength(1)),
+  dispatch_ms: v.nullable(nonNegative),     // the smallest median ms/eval of any row
+  best_tflops: v.nullable(nonNegative),
+});
+
+const SramRowSchema = v.strictObject({
+  channels: positiveInt,
+  weights_mb: nonNegative,                  // C·C·2 / 1e6
+  gflop_per_eval: nonNegative,
+  eval: v.nullable(EvalStatsSchema),
+  gflops: v.nullable(nonNegative),          // from the median wall time
+  gflops_per_mb: v.nullable(nonNegative),
+  vs_best_so_far: v.nullable(nonNegative),  // gflops / the best gflops of the smaller sizes
+  cliff: v.boolean(),                       // vs_best_so_far < 1 - cliff_drop
+  error: v.nullable(v.string()),
+});
+
+const SramResultsSchema = v.strictObject({
+  cliff_drop: nonNegative,                  // 0.3: a drop of more than 30%
+  rows: v.pipe(v.array(SramRowSchema), v.minLength(1)),
+  cliff_at_mb: v.nullable(nonNegative),     // weights MB of the first cliff row; null: none
+  cliff_channels: v.nullable(positiveInt),
+  best_gflops: v.nullable(nonNegative),
+});
+
+const DynamicShapeSchema = v.strictObject({
+  ic: positiveInt,
+  oc: positiveInt,
+  seq: positiveInt,
+  gflop_per_eval: nonNegative,              // 2·IC·OC·S / 1e9
+  compile_ms: v.nullable(nonNegative),
+  eval: v.nullable(EvalStatsSchema),        // weights already in the surface
+  staged: v.nullable(TimingStatsSchema),    // ms of one (stage W into the surface + eval)
+  gflops: v.nullable(nonNegative),          // eval only
+  gflops_staged: v.nullable(nonNegative),   // staging + eval
+  sgemm_ms: v.nullable(nonNegative),        // host ane_sgemm, median
+  sgemm_gflops: v.nullable(nonNegative),
+  max_abs_error: diff,                      // vs host sgemm of the same (fp16-exact) inputs
+  tolerance: nonNegative,
+  within_tolerance: v.boolean(),
+  error: v.nullable(v.string()),
+});
+
+const DynamicMatmulResultsSchema = v.strictObject({
+  shapes: v.pipe(v.array(DynamicShapeSchema), v.minLength(1)),
+  all_correct: v.boolean(),
+  best_gflops: v.nullable(nonNegative),
+});
+
+const Int8VariantSchema = v.strictObject({
+  compile_ms: v.nullable(nonNegative),
+  eval: v.nullable(EvalStatsSchema),
+  tops: v.nullable(nonNegative),            // 2·C·C·S·D / median wall time, in 1e12 ops/s
+  error: v.nullable(v.string()),
+});
+
+const Int8ResultsSchema = v.strictObject({
+  applicable: v.boolean(),
+  reason: v.nullable(v.string()),
+  channels: positiveInt,
+  depth: positiveInt,
+  spatial: positiveInt,
+  fp16: v.nullable(Int8VariantSchema),
+  int8: v.nullable(Int8VariantSchema),
+  ratio: v.nullable(nonNegative),           // int8 TOPS / fp16 TOPS
+  rel_diff_vs_fp16: v.nullable(nonNegative), // ||y_int8 - y_fp16|| / ||y_fp16||
+});
+
 const envelope = {
   schema: v.literal(SCHEMA_ID),
   rustane: v.strictObject({
@@ -195,6 +322,12 @@ export const ProbeDocumentSchema = v.pipe(
     v.strictObject({ ...envelope, probe: v.literal("qos-sweep"), results: QosSweepResultsSchema }),
     v.strictObject({ ...envelope, probe: v.literal("weight-reload"), results: WeightReloadResultsSchema }),
     v.strictObject({ ...envelope, probe: v.literal("peak"), results: PeakResultsSchema }),
+    v.strictObject({ ...envelope, probe: v.literal("perf-stats"), results: PerfStatsResultsSchema }),
+    v.strictObject({ ...envelope, probe: v.literal("advanced"), results: AdvancedResultsSchema }),
+    v.strictObject({ ...envelope, probe: v.literal("inmem-bench"), results: InmemBenchResultsSchema }),
+    v.strictObject({ ...envelope, probe: v.literal("sram"), results: SramResultsSchema }),
+    v.strictObject({ ...envelope, probe: v.literal("dynamic-matmul"), results: DynamicMatmulResultsSchema }),
+    v.strictObject({ ...envelope, probe: v.literal("int8"), results: Int8ResultsSchema }),
   ]),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
@@ -206,12 +339,49 @@ export type ProbeDocument = v.InferOutput<typeof ProbeDocumentSchema>;
 export type QosSweepResults = v.InferOutput<typeof QosSweepResultsSchema>;
 export type WeightReloadResults = v.InferOutput<typeof WeightReloadResultsSchema>;
 export type PeakResults = v.InferOutput<typeof PeakResultsSchema>;
+export type PerfStatsResults = v.InferOutput<typeof PerfStatsResultsSchema>;
+export type AdvancedResults = v.InferOutput<typeof AdvancedResultsSchema>;
+export type InmemBenchResults = v.InferOutput<typeof InmemBenchResultsSchema>;
+export type SramResults = v.InferOutput<typeof SramResultsSchema>;
+export type DynamicMatmulResults = v.InferOutput<typeof DynamicMatmulResultsSchema>;
+export type Int8Results = v.InferOutput<typeof Int8ResultsSchema>;
 export type EvalStats = v.InferOutput<typeof EvalStatsSchema>;
 export type TimingStats = v.InferOutput<typeof TimingStatsSchema>;
 
 /** Validate a document: the list of problems as "path: message" lines (empty when valid). */
 export function validateDocument(doc: unknown): string[] {
   const res = v.safeParse(ProbeDocumentSchema, doc);
+  if (res.success) return [];
+  return res.issues.map((issue) => `${v.getDotPath(issue) ?? "$"}: ${issue.message}`);
+}
+
+// ---- `rustane probe all`: every probe's document in one (schema "rustane.probe-set/1").
+
+export const SET_SCHEMA_ID = "rustane.probe-set/1";
+
+export const ProbeSetSchema = v.pipe(
+  v.strictObject({
+    schema: v.literal(SET_SCHEMA_ID),
+    probe_schema: v.literal(SCHEMA_ID),      // the schema every document below follows
+    rustane: envelope.rustane,
+    machine: envelope.machine,
+    backend: v.picklist(["cpu", "ane", "cuda"]),
+    sizes: v.picklist(["reference", "small"]), // reference sizes on the device, small on cpu
+    started_at: envelope.started_at,
+    duration_ms: nonNegative,
+    documents: v.array(ProbeDocumentSchema),
+    failures: v.array(v.strictObject({ probe: v.pipe(v.string(), v.nonEmpty()), error: v.string() })),
+  }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    for (const finding of personalDataFindings(dataset.value)) addIssue({ message: finding });
+  }),
+);
+export type ProbeSet = v.InferOutput<typeof ProbeSetSchema>;
+
+/** Validate a probe-set document: problems as "path: message" lines (empty when valid). */
+export function validateProbeSet(doc: unknown): string[] {
+  const res = v.safeParse(ProbeSetSchema, doc);
   if (res.success) return [];
   return res.issues.map((issue) => `${v.getDotPath(issue) ?? "$"}: ${issue.message}`);
 }

@@ -400,6 +400,47 @@ ANE_API ane_status ane_gelu_tanh_fwd(const float *h, float *g, uint64_t n);
 /* dh = dg * gelu'(h) for the tanh form, elementwise over n (dh may alias dg). */
 ANE_API ane_status ane_gelu_tanh_bwd(const float *h, const float *dg, float *dh, uint64_t n);
 
+/* ---------------------------------------------------------------- decoding (rustane generate)
+ *
+ * Autoregressive inference of a Llama-style model (families llama and qwen3) on the host: a
+ * fused, multithreaded forward over borrowed fp32 weights with a KV cache owned by the handle.
+ * Prefill (many new tokens) and decode (one) are the same call, and every logit has one fixed
+ * summation order, independent of the thread count and of how positions were batched: running
+ * a sequence in one call gives bit-identical logits to running it token by token. */
+typedef struct ane_decoder ane_decoder;
+
+typedef struct ane_decoder_config {
+    uint32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, head_dim, vocab_size;
+    uint32_t max_seq;       /* positions the KV cache holds */
+    uint32_t rope_style;    /* ANE_ROPE_INTERLEAVED or ANE_ROPE_ROTATE_HALF */
+    uint32_t qk_norm;       /* 1: RMSNorm of each q and k head before RoPE (Qwen3) */
+    float rope_theta;
+    float norm_eps;
+} ane_decoder_config;
+
+/* weights: 3 + 11 * n_layers pointers, row-major [out, in] matrices (Hugging Face layout):
+ *   [0]                  embedding [vocab, dim]
+ *   [1 + 11 l + 0..10]   layer l: attn_norm [dim], wq [H*hd, dim], wk [KV*hd, dim],
+ *                        wv [KV*hd, dim], q_norm [hd], k_norm [hd] (both may be NULL without
+ *                        qk_norm), wo [dim, H*hd], ffn_norm [dim], w_gate [hidden, dim],
+ *                        w_up [hidden, dim], w_down [dim, hidden]
+ *   [1 + 11 L]           final norm [dim]
+ *   [2 + 11 L]           classifier [vocab, dim] (the embedding's pointer when tied)
+ * The weights are borrowed until ane_decoder_free; the caller owns *out. */
+ANE_API ane_status ane_decoder_create(const ane_decoder_config *config, const float *const *weights,
+                                      uint64_t n_weights, ane_decoder **out);
+ANE_API void ane_decoder_free(ane_decoder *decoder);
+/* Forget every cached position. */
+ANE_API ane_status ane_decoder_reset(ane_decoder *decoder);
+/* Positions held in the KV cache. */
+ANE_API uint32_t ane_decoder_length(const ane_decoder *decoder);
+/* Run tokens[0..n) at positions pos .. pos+n-1 and write the last one's logits [vocab].
+ * pos may be at most the cached length (positions from pos on are replaced); afterwards the
+ * cache holds pos + n positions. A token outside [0, vocab) or a position past max_seq is
+ * ANE_ERR_INVALID_ARG; pos past the cached length is ANE_ERR_STATE. */
+ANE_API ane_status ane_decoder_step(ane_decoder *decoder, const int32_t *tokens, uint32_t n,
+                                    uint32_t pos, float *logits);
+
 #ifdef __cplusplus
 }
 #endif

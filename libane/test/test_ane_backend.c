@@ -176,8 +176,8 @@ static void test_open_and_info(void)
     ane_backend *b = open_backend();
     CHECK(b != NULL, "open");
     if (!b) return;
-    CHECK(fake.uuid_method_added || strstr(fake.log, "class_addMethod") == NULL,
-          "getUUID guard installed with \"@@:\"");
+    CHECK(fake.uuid_method_added && strstr(fake.log, "class_addMethod _ANEInMemoryModel getUUID @@:\n"),
+          "the first open adds -getUUID (\"@@:\") to _ANEInMemoryModel: %s", fake.log);
     CHECK(added_get_uuid != NULL, "the getUUID stub exists after the first open");
     if (added_get_uuid) {
         id u = ((id(*)(id, SEL))added_get_uuid)(NULL, fake_sel("getUUID"));
@@ -440,6 +440,7 @@ static void test_failures(void)
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* FAIL lines survive a sanitizer exit */
     /* A real temp directory, as macOS's $TMPDIR (which ends with '/'). */
     char tmp[] = "/tmp/ane-backend-test-XXXXXX";
     if (!mkdtemp(tmp)) {

@@ -5,9 +5,10 @@ import { DoctorCommand } from "./doctor.ts";
 import { MilCheckCommand } from "./mil-check.ts";
 import { MilRunCommand } from "./mil-run.ts";
 import { TrainCommand } from "./train.ts";
+import { CheckCommand } from "./check.ts";
 import { probeCommands } from "../../probes/commands.ts";
 
-export const coreCommands: Array<CommandClass<BaseContext>> = [TrainCommand, VersionCommand, DoctorCommand, MilCheckCommand, MilRunCommand];
+export const coreCommands: Array<CommandClass<BaseContext>> = [TrainCommand, CheckCommand, VersionCommand, DoctorCommand, MilCheckCommand, MilRunCommand];
 
 // probes/commands.ts exports them as `Array<typeof Command>` (the abstract base), which clipanion
 // registers the same way; the cast only restates that they are concrete command classes.

@@ -311,11 +311,18 @@ export interface CompileOptions {
   skipValidation?: boolean;
 }
 
+/** @internal The live handle of a backend, for sibling wrappers in src/ffi (query.ts). */
+export let backendHandle: (b: Backend) => Pointer;
+
 export class Backend implements Disposable {
   #h: Pointer | null;
   #programs = new Set<Program>();
   #surfaces = new Set<Surface>();
   readonly kind: string;
+
+  static {
+    backendHandle = (b) => b.#live();
+  }
 
   /** @internal Made by openBackend. */
   constructor(h: Pointer) {

@@ -97,12 +97,21 @@ const SYMBOLS = {
   ane_scale: { args: ["ptr", "u64", "f32"], returns: "i32" },
   ane_fill_normal: { args: ["ptr", "u64", "u64", "f64", "f64"], returns: "i32" },
   ane_adamw: { args: ["ptr", "ptr", "ptr", "ptr", "u64", "f32", "f32", "f32", "f32", "f32", "u32", "f32"], returns: "i32" },
+
+  // Backend queries for the probes (ane.h "backend queries"; wrapped in query.ts).
+  ane_backend_query_json: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
   // host ops for the GPT family
   ane_layernorm_fwd: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "u32", "u32", "f32"], returns: "i32" },
   ane_layernorm_bwd: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "u32", "u32", "u32"], returns: "i32" },
   ane_bias_grad: { args: ["ptr", "ptr", "u32", "u32"], returns: "i32" },
   ane_gelu_tanh_fwd: { args: ["ptr", "ptr", "u64"], returns: "i32" },
   ane_gelu_tanh_bwd: { args: ["ptr", "ptr", "ptr", "u64"], returns: "i32" },
+  // decoding (ane.h "decoding"; wrapped in decode-ops.ts)
+  ane_decoder_create: { args: ["ptr", "ptr", "u64", "ptr"], returns: "i32" },
+  ane_decoder_free: { args: ["ptr"], returns: "void" },
+  ane_decoder_reset: { args: ["ptr"], returns: "i32" },
+  ane_decoder_length: { args: ["ptr"], returns: "u32" },
+  ane_decoder_step: { args: ["ptr", "ptr", "u32", "u32", "ptr"], returns: "i32" },
 } as const;
 
 function openSymbols(path: string) {

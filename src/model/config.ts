@@ -11,6 +11,8 @@ import qwen3_06b from "../../models/qwen3-0.6b.json";
 import tiny from "../../models/tiny.json";
 import tinyQwen3 from "../../models/tiny-qwen3.json";
 import small from "../../models/small.json";
+import gptChar25m from "../../models/gpt-char-25m.json";
+import tinyGpt from "../../models/tiny-gpt.json";
 
 const PositiveInt = v.pipe(v.number(), v.integer("must be an integer"), v.minValue(1, "must be >= 1"));
 
@@ -35,16 +37,29 @@ export const ModelConfigSchema = v.pipe(
     qk_norm: v.boolean(),
     tied_embeddings: v.boolean(),
     tokenizer: v.picklist(["byte", "char", "llama2c", "hf-bpe"], "must be one of byte, char, llama2c, hf-bpe"),
+    // GPT family (optional; the defaults describe llama/qwen3): learned positions, biases on
+    // every linear and norm, GELU (tanh form) MLP, LayerNorm.
+    positional: v.optional(v.picklist(["rope", "learned"], "must be rope or learned"), "rope"),
+    bias: v.optional(v.boolean(), false),
+    activation: v.optional(v.picklist(["swiglu", "gelu_tanh"], "must be swiglu or gelu_tanh"), "swiglu"),
+    norm: v.optional(v.picklist(["rmsnorm", "layernorm"], "must be rmsnorm or layernorm"), "rmsnorm"),
   }),
   v.forward(v.check((c) => c.n_heads % c.n_kv_heads === 0, "must divide n_heads"), ["n_kv_heads"]),
   v.forward(v.check((c) => c.family === "gpt" || c.rope !== null, "llama and qwen3 models need rotary embeddings"), ["rope"]),
   v.forward(v.check((c) => c.family !== "qwen3" || c.qk_norm, "qwen3 models use q/k RMSNorm"), ["qk_norm"]),
+  v.forward(v.check((c) => (c.family === "gpt") === (c.positional === "learned" && c.rope === null),
+    "gpt models (only) use learned positional embeddings and rope null"), ["positional"]),
+  v.forward(v.check((c) => (c.family === "gpt") === (c.norm === "layernorm" && c.activation === "gelu_tanh" && c.bias),
+    "gpt models (only) use layernorm, gelu_tanh and bias true"), ["norm"]),
+  v.forward(v.check((c) => c.family !== "gpt" || (c.n_kv_heads === c.n_heads && c.n_heads * c.head_dim === c.dim && !c.qk_norm),
+    "gpt models use plain multi-head attention: n_kv_heads = n_heads, n_heads * head_dim = dim, no q/k norm"), ["n_heads"]),
 );
 
 export type ModelConfig = v.InferOutput<typeof ModelConfigSchema>;
 
 const BUILT_IN: Record<string, unknown> = {
   small, stories15m, stories42m, stories110m, "qwen3-0.6b": qwen3_06b, tiny, "tiny-qwen3": tinyQwen3,
+  "gpt-char-25m": gptChar25m, "tiny-gpt": tinyGpt,
 };
 
 export function builtInModelNames(): string[] {

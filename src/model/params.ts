@@ -5,8 +5,9 @@
  * (norm weights), so each AdamW group is one contiguous range.
  */
 import { dims, type ModelConfig } from "./config.ts";
+import { gptParamLayout } from "./gpt.ts";
 
-export interface TensorSpec { name: string; shape: number[]; offset: number; size: number; decay: boolean; init: "normal" | "ones" }
+export interface TensorSpec { name: string; shape: number[]; offset: number; size: number; decay: boolean; init: "normal" | "ones" | "zeros" }
 
 export interface ParamLayout {
   tensors: TensorSpec[];
@@ -19,7 +20,7 @@ export interface ParamLayout {
 export function layerPrefix(l: number): string { return `model.layers.${l}.`; }
 
 export function paramLayout(c: ModelConfig): ParamLayout {
-  if (c.family === "gpt") throw new Error("paramLayout: the gpt family is not a Llama-style model");
+  if (c.family === "gpt") return gptParamLayout(c);      // src/model/gpt.ts: nanoGPT names, biases
   const { D, Q, KV, F, V, hd } = dims(c);
   const matrices: Array<[string, number[]]> = [["model.embed_tokens.weight", [V, D]]];
   const norms: Array<[string, number[]]> = [];

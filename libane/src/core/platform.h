@@ -16,6 +16,11 @@
 #ifndef ANE_CORE_PLATFORM_H
 #define ANE_CORE_PLATFORM_H
 
+/* Before any header: glibc reads it once, at its first header (even <stdint.h>). */
+#if !defined(__APPLE__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -49,12 +49,12 @@ void cpu_nd_setup(cpu_nd *it, int rank, const int64_t *shape, int n_operands, co
         r = 1;
     }
     /* Stored innermost-first above; flip to outermost-first. */
-    for (int i = 0; i < r / 2; i++) {
-        int64_t s = it->shape[i]; it->shape[i] = it->shape[r - 1 - i]; it->shape[r - 1 - i] = s;
+    for (int i = 0, j = r - 1; i < j; i++, j--) {
+        int64_t s = it->shape[i]; it->shape[i] = it->shape[j]; it->shape[j] = s;
         for (int k = 0; k < n_operands; k++) {
             int64_t x = it->stride[k][i];
-            it->stride[k][i] = it->stride[k][r - 1 - i];
-            it->stride[k][r - 1 - i] = x;
+            it->stride[k][i] = it->stride[k][j];
+            it->stride[k][j] = x;
         }
     }
     it->rank = r;
@@ -101,7 +101,7 @@ static void copy_rows(void *vctx, int64_t begin, int64_t end)
 
 void cpu_copy_view(const cpu_plan *plan, const cpu_tensor *dst, const cpu_tensor *src)
 {
-    copy_ctx c;
+    copy_ctx c = {0};
     const int64_t *strides[2] = { dst->stride, src->stride };
     cpu_nd_setup(&c.it, src->rank, src->shape, 2, strides);
     c.dst = plan->buffers[dst->buffer].data + dst->offset;

@@ -187,7 +187,7 @@ static const char *const_str(const mil_program *ir, int v)
 /* An optional bool argument (absent: def). */
 static int const_bool(const mil_program *ir, int v, int def)
 {
-    int64_t x;
+    int64_t x = 0;
     return const_ints(ir, v, &x, 1) == 1 ? x != 0 : def;
 }
 
@@ -624,7 +624,7 @@ static ane_status plan_op(builder *b, const mil_op *op, int out)
     case MIL_OP_CONCAT: {
         const mil_arg *vals = arg_tuple(op, "values");
         if (!vals || vals->n < 1) return op_error(op, ANE_ERR_TYPE, "concat needs values=(...)");
-        int64_t axis;
+        int64_t axis = 0;
         if (const_ints(ir, arg_value(ir, op, "axis"), &axis, 1) != 1)
             return op_error(op, ANE_ERR_TYPE, "axis must be a constant");
         if ((st = own_buffer(b, out)) != ANE_OK) return st;
@@ -646,7 +646,7 @@ static ane_status plan_op(builder *b, const mil_op *op, int out)
         int zp = input(b, op, "zero_point", 1, &st); if (zp == -2 || st != ANE_OK) return st;
         cpu_params p = { .code = op->code, .axis = -1, .to_dtype = T->dtype };
         int64_t channels = cpu_elems(&b->plan->tensors[sc]);
-        int64_t axis;
+        int64_t axis = 0;
         if (const_ints(ir, arg_value(ir, op, "axis"), &axis, 1) == 1) p.axis = norm_axis(axis, T->rank);
         if (channels > 1 && (p.axis < 0 || p.axis >= T->rank || T->shape[p.axis] != channels))
             return op_error(op, ANE_ERR_TYPE, "a per-channel scale needs `axis` and one value per channel");

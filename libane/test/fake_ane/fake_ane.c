@@ -393,7 +393,7 @@ static id m_model_hex_id(id self, SEL op)
     fobj *d = OBJ(self)->refs_to[0], *mil = d->refs_to[0], *w = d->refs_to[1];
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < mil->len; i++) h = (h ^ mil->bytes[i]) * 1099511628211ull;
-    for (size_t i = 0; i < w->n; i++) {
+    for (size_t i = 0; w && i < w->n; i++) {
         fobj *data = dict_get(w->values[i], "data");
         for (size_t j = 0; data && j < data->len; j++) h = (h ^ data->bytes[j]) * 1099511628211ull;
     }
@@ -430,14 +430,14 @@ static BOOL m_model_compile(id self, SEL op, unsigned qos, id options, id *error
     char path[2048];
     snprintf(path, sizeof path, "%s/model.mil", fake.compile_dir);
     int ok = file_equals(path, mil->bytes, mil->len);
-    for (size_t i = 0; i < w->n; i++) {
+    for (size_t i = 0; w && i < w->n; i++) {
         fobj *data = dict_get(w->values[i], "data");
         snprintf(path, sizeof path, "%s/%s", fake.compile_dir, (char *)w->keys[i]->bytes + 12);
         ok = ok && data && file_equals(path, data->bytes, data->len);
     }
     fake.compile_saw_files = ok ? 1 : -1;
     if (!options || OBJ(options)->kind != K_DICT || OBJ(options)->n != 0) fake.descriptor_checks_failed++;
-    if (fake_cfg.compile_fails) {
+    if (fake_cfg.compile_fails || !w) {  /* nil weights: the real compile fails (maderix 20cd236) */
         *error = AS_ID(make_error("fake compile failure: InvalidMILProgram"));
         return 0;
     }
