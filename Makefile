@@ -10,7 +10,7 @@ BUN      ?= node_modules/.bin/bun
 CC       ?= cc
 BUILD    := build
 HOST     := $(BUILD)/host
-LIB_SRCS := $(wildcard libane/src/core/*.c libane/src/mil/*.c libane/src/cpu/*.c libane/src/host/*.c)
+LIB_SRCS := $(wildcard libane/src/core/*.c libane/src/mil/*.c libane/src/cpu/*.c libane/src/host/*.c libane/src/ane/*.c)
 LIB_HDRS := $(wildcard libane/include/*.h libane/src/*/*.h)
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS_LIB := -std=c11 -O3 -fPIC -fvisibility=hidden -fno-math-errno -pthread $(WARN)

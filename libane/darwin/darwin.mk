@@ -22,8 +22,9 @@ DARWIN        := $(BUILD)/darwin
 DARWIN_CC     ?= clang-16
 DARWIN_LD     ?= ld64.lld-16
 DARWIN_TARGET := arm64-apple-macos11
-# The ane backend (libane/src/ane) only exists for macOS; it may be empty.
-DARWIN_SRCS   := $(LIB_SRCS) $(wildcard libane/src/ane/*.c libane/src/ane/*.m)
+# The ane backend's C sources are in LIB_SRCS (they build everywhere, for its Linux test);
+# its Objective-C exception guard (*.m) builds only here.
+DARWIN_SRCS   := $(LIB_SRCS) $(wildcard libane/src/ane/*.m)
 DARWIN_OBJS   := $(patsubst %,$(DARWIN)/obj/%.o,$(DARWIN_SRCS))
 DARWIN_STUBS  := $(wildcard libane/darwin/*.tbd)
 DARWIN_CFLAGS := -target $(DARWIN_TARGET) -mcpu=apple-m1 -std=c11 -O3 -fvisibility=hidden \

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { openBackend, setThreads } from "../ffi/index.ts";
 import { loadModelConfig, builtInModelNames } from "../model/config.ts";
 import { loadCheckpoint } from "../checkpoint/state.ts";
+import { loadLlama2cCheckpoint, isLlama2cPath } from "../model/llama2c.ts";
 import { Dataset, loadText, loadTokenFile, type DataSource } from "../data/dataset.ts";
 import { tokenizerFor, type Tokenizer } from "../data/tokenizer.ts";
 import { builtinCorpusPath, BUILTIN_CORPUS_NAME } from "../data/corpus.ts";
@@ -59,7 +60,7 @@ export class TrainCommand extends RustaneCommand {
   seed = Option.String("--seed", { description: "seed for init and data order (default 1)" });
   out = Option.String("--out", { description: "run directory (default runs/<model>-<time>)" });
   resume = Option.String("--resume", { description: "continue bit-identically from a checkpoint written by rustane train" });
-  init = Option.String("--init", { description: "start from a checkpoint's weights with a fresh optimizer" });
+  init = Option.String("--init", { description: "start from a checkpoint's weights (rustane .safetensors or llama2.c .bin) with a fresh optimizer" });
   threads = Option.String("--threads", { description: "CPU threads for libane (default: all)" });
   telemetry = Option.Boolean("--telemetry", false, { description: "also write the telemetry JSON lines to stderr" });
   quiet = Option.Boolean("--quiet", false, { description: "no progress output" });
@@ -67,7 +68,7 @@ export class TrainCommand extends RustaneCommand {
   async run(): Promise<number> {
     if (this.resume && this.init) throw usageError("--resume and --init cannot be combined");
     const resume = this.resume ? loadCheckpoint(this.resume) : undefined;
-    const init = this.init ? loadCheckpoint(this.init) : undefined;
+    const init = this.init ? (isLlama2cPath(this.init) ? loadLlama2cCheckpoint(this.init) : loadCheckpoint(this.init)) : undefined;
     if (resume && !resume.state) throw usageError(`--resume ${this.resume}: the checkpoint has no training state (use --init to start from its weights)`);
     const model = resume?.config ?? init?.config ?? loadModelConfig(this.model ?? "small");
     if (this.model && (resume || init) && loadModelConfig(this.model).name !== model.name)

@@ -14,6 +14,7 @@ import { readFileSync, statSync, existsSync } from "node:fs";
 import { basename } from "node:path";
 import { parseModelConfig, type ModelConfig } from "./config.ts";
 import { paramLayout, layerPrefix, view, type ParamLayout } from "./params.ts";
+import type { Checkpoint } from "../checkpoint/state.ts";
 
 export interface Llama2cModel {
   config: ModelConfig;
@@ -43,8 +44,7 @@ export function llama2cConfig(header: Int32Array, name: string): ModelConfig {
 
 /** Floats of weight data a header implies, in file order, with where each block goes. */
 function blocks(c: ModelConfig): Array<{ name: string | null; per: number; layered: boolean }> {
-  const D = c.dim, L = c.n_layers, hd = c.head_dim, KV = c.n_kv_heads * hd, F = c.hidden_dim, V = c.vocab_size;
-  void L;
+  const D = c.dim, hd = c.head_dim, KV = c.n_kv_heads * hd, F = c.hidden_dim, V = c.vocab_size;
   const b: Array<{ name: string | null; per: number; layered: boolean }> = [
     { name: "model.embed_tokens.weight", per: V * D, layered: false },
     { name: "input_layernorm.weight", per: D, layered: true },
@@ -100,4 +100,11 @@ export function readLlama2c(path: string): Llama2cModel {
 
 export function isLlama2cPath(path: string): boolean {
   return path.endsWith(".bin");
+}
+
+/** A llama2.c file as a weights-only rustane Checkpoint (for `rustane train --init stories110M.bin`). */
+export function loadLlama2cCheckpoint(path: string): Checkpoint {
+  const m = readLlama2c(path);
+  return { config: m.config, layout: m.layout, params: m.params, m: null, v: null, state: null, tokenizer: null, vocabIds: null,
+    extra: { source: `llama2.c ${basename(path)}` } };
 }

@@ -14,6 +14,8 @@ import { saveCheckpoint, type Checkpoint, type TrainState } from "../checkpoint/
 import { Dataset, Rng, type Window } from "../data/dataset.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { TransformerPipeline } from "./pipeline.ts";
+import { GptPipeline } from "./gpt-pipeline.ts";
+import { sampleGpt } from "./sample.ts";
 import { LossScaler } from "./loss-scale.ts";
 import { learningRate } from "./schedule.ts";
 import { Telemetry } from "./telemetry.ts";
@@ -56,7 +58,8 @@ export function initParams(c: ModelConfig, layout: ParamLayout, seed: number): F
   layout.tensors.forEach((t, i) => {
     const dst = params.subarray(t.offset, t.offset + t.size);
     if (t.init === "ones") { dst.fill(1); return; }
-    const residualOut = t.name.endsWith("o_proj.weight") || t.name.endsWith("down_proj.weight");
+    if (t.init === "zeros") return;                 // biases (gpt family)
+    const residualOut = t.name.endsWith("o_proj.weight") || t.name.endsWith("down_proj.weight") || t.name.endsWith("c_proj.weight");
     ops.fillNormal(dst, seed * 1000 + i, 0, residualOut ? 0.02 / Math.sqrt(2 * c.n_layers) : 0.02);
   });
   return params;
@@ -96,7 +99,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const scaler = new LossScaler(o.lossScaleMode, state.lossScale.scale);
   scaler.state = { ...state.lossScale };
 
-  using pipe = new TransformerPipeline(o.backend, c, layout, { seq: S, numerics: o.numerics, chip: o.chip, vocabIds: d.vocabIds });
+  const pipeOptions = { seq: S, numerics: o.numerics, chip: o.chip, vocabIds: d.vocabIds };
+  using pipe = c.family === "gpt" ? new GptPipeline(o.backend, c, layout, pipeOptions) : new TransformerPipeline(o.backend, c, layout, pipeOptions);
   pipe.stageWeights(params);
   const flops = stepFlops(c, S, d.vocabIds.length);
   telemetry.emit({ type: "start", time: new Date().toISOString(), rustane: o.version, model: c.name, params: layout.total,
@@ -119,6 +123,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     saveCheckpoint(path, { config: c, layout, params, m, v, state: { ...state, rng: rng.state, lossScale: { ...scaler.state } },
       tokenizer: o.tokenizer?.describe() ?? null, vocabIds: d.vocabIds, extra: { rustane: o.version } });
     telemetry.emit({ type: "checkpoint", step: state.step, path, kind });
+    if (kind === "latest" && c.family === "gpt" && o.tokenizer) {    // a text sample: noise -> keywords -> blocks
+      const ids = sampleGpt(c, layout, params, o.tokenizer.encode("\n"), 200, { temperature: 0.8, seed: state.step, vocabIds: d.vocabIds });
+      const text = o.tokenizer.decode(ids);
+      log(`sample at step ${state.step}:\n${text}\n---`);
+    }
     return path;
   };
 

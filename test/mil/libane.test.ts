@@ -37,7 +37,7 @@ describe.skipIf(!ffi)("libane accepts the emitted MIL", () => {
   }
 
   test("dynamic matmul on the cpu backend equals the float64 Wᵀx within fp16 tolerance", () => {
-    const ic = 64, seq = 32, oc = 48;
+    const ic = 64, seq = 32, oc = 96;   // oc != ic catches a transposed weight; 128-wide rows meet the m4 row alignment
     const x = randoms(ic * seq, 7), w = randoms(ic * oc, 8);
     using backend = ffi!.openBackend("cpu");
     for (const dialect of DIALECTS) {

@@ -502,8 +502,33 @@ static ane_status plan_op(builder *b, const mil_op *op, int out)
                 return op_error(op, ANE_ERR_TYPE, "axes must be a constant list");
             }
         }
-        if (!split_axes(in, v, n_axes, &p))
-            return op_error(op, ANE_ERR_UNSUPPORTED, "the reduced axes (ignoring size-1 axes) must be adjacent");
+        if (!split_axes(in, v, n_axes, &p)) {
+            /* Reduced axes that are not one block: reduce a copy of x whose axes are permuted to
+             * [kept..., reduced...]. The kept axes keep their order, so the result's element order
+             * is the output's. (softmax has one axis; layer_norm keeps its shape and is left to
+             * adjacent axes.) */
+            if (op->code == MIL_OP_LAYER_NORM)
+                return op_error(op, ANE_ERR_UNSUPPORTED, "layer_norm's axes (ignoring size-1 axes) must be adjacent");
+            int red[CPU_MAX_RANK] = {0};
+            for (int i = 0; i < n_axes; i++) red[norm_axis(v[i], in->rank)] = 1;
+            int pv = new_tensor(b);
+            if (pv < 0) return ane_fail(ANE_ERR_NO_MEMORY, "cpu backend: out of memory");
+            const cpu_tensor *src = &b->plan->tensors[x];
+            cpu_tensor *view = &b->plan->tensors[pv];
+            view->dtype = src->dtype; view->rank = src->rank; view->buffer = src->buffer; view->offset = src->offset;
+            int k = 0;
+            for (int pass = 0; pass < 2; pass++)
+                for (int i = 0; i < src->rank; i++)
+                    if (red[i] == pass) { view->shape[k] = src->shape[i]; view->stride[k] = src->stride[i]; k++; }
+            int kept = 0;
+            for (int i = 0; i < src->rank; i++) kept += !red[i];
+            x = contiguous(b, op, pv, &st);
+            if (x < 0) return st;
+            in = &b->plan->tensors[x];
+            n_axes = in->rank - kept;
+            for (int i = 0; i < n_axes; i++) v[i] = kept + i;
+            if (!split_axes(in, v, n_axes, &p)) return op_error(op, ANE_ERR_INTERNAL, "could not reorder the reduced axes");
+        }
         int gamma = -1, beta = -1;
         if (op->code == MIL_OP_LAYER_NORM) {
             double d;

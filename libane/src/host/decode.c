@@ -47,27 +47,56 @@ static float reduce_lanes(const float *a)
     return t[0];
 }
 
+/* dot(w, x) over n elements in the fixed order above. */
+static float dot1(const float *w, const float *x, uint32_t n)
+{
+    const uint32_t body = n - n % DOT_LANES;
+    float acc[DOT_LANES] = {0};
+    for (uint32_t i = 0; i < body; i += DOT_LANES)
+        for (int l = 0; l < DOT_LANES; l++) acc[l] += w[i + l] * x[i + l];
+    for (uint32_t i = body; i < n; i++) acc[i - body] += w[i] * x[i];
+    return reduce_lanes(acc);
+}
+
+/* The same for POS_BLOCK (4) vectors x0..x3 at once, reading w once: each result has exactly
+ * dot1's arithmetic, lane by lane. */
+static void dot4(const float *w, const float *x0, const float *x1, const float *x2, const float *x3, uint32_t n,
+                 float *out, size_t out_step)
+{
+    const uint32_t body = n - n % DOT_LANES;
+    float a0[DOT_LANES] = {0}, a1[DOT_LANES] = {0}, a2[DOT_LANES] = {0}, a3[DOT_LANES] = {0};
+    for (uint32_t i = 0; i < body; i += DOT_LANES)
+        for (int l = 0; l < DOT_LANES; l++) {
+            const float wv = w[i + l];
+            a0[l] += wv * x0[i + l];
+            a1[l] += wv * x1[i + l];
+            a2[l] += wv * x2[i + l];
+            a3[l] += wv * x3[i + l];
+        }
+    for (uint32_t i = body; i < n; i++) {
+        a0[i - body] += w[i] * x0[i];
+        a1[i - body] += w[i] * x1[i];
+        a2[i - body] += w[i] * x2[i];
+        a3[i - body] += w[i] * x3[i];
+    }
+    out[0] = reduce_lanes(a0);
+    out[out_step] = reduce_lanes(a1);
+    out[2 * out_step] = reduce_lanes(a2);
+    out[3 * out_step] = reduce_lanes(a3);
+}
+
 /* out[b * out_stride + o] = dot(W[o, :in], X[b, :in]) for o in [o0, o1), b in [0, nb). */
 static void matvec_rows(const float *W, uint32_t in, const float *X, uint32_t nb, float *out,
                         uint32_t out_stride, int64_t o0, int64_t o1)
 {
-    const uint32_t body = in - in % DOT_LANES;
     for (int64_t o = o0; o < o1; o++) {
         const float *w = W + (size_t)o * in;
-        for (uint32_t b0 = 0; b0 < nb; b0 += POS_BLOCK) {
-            const uint32_t bn = nb - b0 < POS_BLOCK ? nb - b0 : POS_BLOCK;
-            float acc[POS_BLOCK][DOT_LANES] = {{0}};
-            for (uint32_t i = 0; i < body; i += DOT_LANES)
-                for (uint32_t b = 0; b < bn; b++) {
-                    const float *x = X + (size_t)(b0 + b) * in + i;
-                    for (int l = 0; l < DOT_LANES; l++) acc[b][l] += w[i + l] * x[l];
-                }
-            for (uint32_t b = 0; b < bn; b++) {
-                const float *x = X + (size_t)(b0 + b) * in;
-                for (uint32_t i = body; i < in; i++) acc[b][i - body] += w[i] * x[i];
-                out[(size_t)(b0 + b) * out_stride + (size_t)o] = reduce_lanes(acc[b]);
-            }
+        uint32_t b = 0;
+        for (; b + POS_BLOCK <= nb; b += POS_BLOCK) {
+            const float *x = X + (size_t)b * in;
+            dot4(w, x, x + in, x + 2 * (size_t)in, x + 3 * (size_t)in, in, out + (size_t)b * out_stride + (size_t)o, out_stride);
         }
+        for (; b < nb; b++) out[(size_t)b * out_stride + (size_t)o] = dot1(w, X + (size_t)b * in, in);
     }
 }
 

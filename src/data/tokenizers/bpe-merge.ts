@@ -24,6 +24,61 @@ export interface MergeRules {
   readonly priority: Float64Array;
 }
 
+/**
+ * A hash map from a pair of non-negative int32 (two token ids, two code points) to a
+ * non-negative int32, with open addressing in typed arrays: the merge loop's hot lookup, several
+ * times faster than a Map keyed by left * stride + right.
+ */
+export class PairTable {
+  private keysLeft: Int32Array;
+  private keysRight: Int32Array;
+  private values: Int32Array;
+  private mask: number;
+  size = 0;
+
+  constructor(expected: number) {
+    let cap = 16;
+    while (cap < expected * 2) cap *= 2;
+    this.keysLeft = new Int32Array(cap).fill(-1);
+    this.keysRight = new Int32Array(cap);
+    this.values = new Int32Array(cap);
+    this.mask = cap - 1;
+  }
+
+  private slot(left: number, right: number): number {
+    return (Math.imul(left, 0x9e3779b1) ^ Math.imul(right + 0x7f4a7c15, 0x85ebca77)) >>> 0 & this.mask;
+  }
+
+  /** The value of (left, right), or -1. */
+  get(left: number, right: number): number {
+    for (let i = this.slot(left, right); ; i = (i + 1) & this.mask) {
+      const k = this.keysLeft[i];
+      if (k === -1) return -1;
+      if (k === left && this.keysRight[i] === right) return this.values[i];
+    }
+  }
+
+  /** Sets (left, right) to value, replacing an earlier value. */
+  set(left: number, right: number, value: number): void {
+    if ((this.size + 1) * 2 > this.values.length) this.grow();
+    for (let i = this.slot(left, right); ; i = (i + 1) & this.mask) {
+      const k = this.keysLeft[i];
+      if (k === -1) { this.keysLeft[i] = left; this.keysRight[i] = right; this.values[i] = value; this.size++; return; }
+      if (k === left && this.keysRight[i] === right) { this.values[i] = value; return; }
+    }
+  }
+
+  private grow(): void {
+    const l = this.keysLeft, r = this.keysRight, v = this.values;
+    this.keysLeft = new Int32Array(l.length * 2).fill(-1);
+    this.keysRight = new Int32Array(l.length * 2);
+    this.values = new Int32Array(l.length * 2);
+    this.mask = l.length * 2 - 1;
+    this.size = 0;
+    for (let i = 0; i < l.length; i++) if (l[i] !== -1) this.set(l[i], r[i], v[i]);
+  }
+}
+
 /** A binary min-heap of candidate pairs, ordered by (priority, left symbol position). */
 class PairHeap {
   private prio = new Float64Array(64);

@@ -19,7 +19,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { bpeMerge, type MergeRules } from "./bpe-merge.ts";
+import { bpeMerge, PairTable, type MergeRules } from "./bpe-merge.ts";
 import type { EncodeOptions, Tokenizer } from "../tokenizer.ts";
 
 /** GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the rest for U+0100.. */
@@ -33,6 +33,23 @@ function byteLevelAlphabet(): { byteChar: string[]; charByte: Map<string, number
   return { byteChar, charByte: new Map(byteChar.map((c, b) => [c, b])) };
 }
 const { byteChar: BYTE_CHAR, charByte: CHAR_BYTE } = byteLevelAlphabet();
+
+const utf8 = new TextEncoder();
+
+/** A string's UTF-8 bytes, each written as its byte-level character. */
+function toByteLevel(s: string): string {
+  let t = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) { // not all ASCII: go through the bytes
+      t = "";
+      for (const b of utf8.encode(s)) t += BYTE_CHAR[b];
+      return t;
+    }
+    t += BYTE_CHAR[c];
+  }
+  return t;
+}
 
 /** GPT-2's pre-tokenizer pattern, used by ByteLevel when use_regex is true. */
 const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -128,15 +145,10 @@ function buildPreTokenizer(p: Json, source: string, field: string, seen: { byteL
       seen.byteLevel = true;
       const split = p.use_regex === false ? null : splitBy(oniguruma(GPT2_PATTERN, source, field), "Isolated", false);
       const prefix = p.add_prefix_space === true;
-      const enc = new TextEncoder();
       return (pieces) => {
         if (prefix) pieces = pieces.map((s) => (s.startsWith(" ") ? s : " " + s));
         if (split) pieces = split(pieces);
-        return pieces.map((s) => {
-          let t = "";
-          for (const b of enc.encode(s)) t += BYTE_CHAR[b];
-          return t;
-        });
+        return pieces.map(toByteLevel);
       };
     }
     default:
@@ -212,6 +224,8 @@ export class HfBpeTokenizer implements Tokenizer {
   private readonly unk: number;
   private readonly ignoreMerges: boolean;
   private readonly cache = new Map<string, Int32Array>();
+  /** charId[c]: the id of the one-character token String.fromCharCode(c), for c < 0x144; -1 if none. */
+  private readonly charId = new Int32Array(0x144).fill(-1);
 
   constructor(json: Json, private readonly source: { path: string | null; sha256: string | null }) {
     const name = source.path ?? "tokenizer.json";
@@ -225,7 +239,9 @@ export class HfBpeTokenizer implements Tokenizer {
     if (!model.vocab || typeof model.vocab !== "object" || Array.isArray(model.vocab)) fail(name, "model.vocab", "must be an object {token: id}");
 
     let maxId = -1;
-    for (const [tok, id] of Object.entries(model.vocab as Record<string, unknown>)) {
+    const vocab = model.vocab as Record<string, unknown>;
+    for (const tok in vocab) {
+      const id = vocab[tok];
       if (!Number.isInteger(id) || (id as number) < 0) fail(name, "model.vocab", `token ${JSON.stringify(tok)} has id ${JSON.stringify(id)}, not a non-negative integer`);
       this.vocab.set(tok, id as number);
       this.idToken[id as number] = tok;
@@ -242,6 +258,7 @@ export class HfBpeTokenizer implements Tokenizer {
       maxId = Math.max(maxId, t.id);
     }
     this.vocabSize = maxId + 1;
+    for (let c = 0; c < this.charId.length; c++) this.charId[c] = this.vocab.get(String.fromCharCode(c)) ?? -1;
     this.rawAdded = addedMatcher(this.added.filter((t) => !t.normalized));
     this.normAdded = addedMatcher(this.added.filter((t) => t.normalized));
     const idOfAdded = (content: string) => this.added.find((t) => t.content === content)?.id ?? this.vocab.get(content) ?? null;
@@ -265,9 +282,9 @@ export class HfBpeTokenizer implements Tokenizer {
   /** merges: ["a b", ...] or [["a", "b"], ...]; rank = position (a repeated pair keeps the last). */
   private buildMerges(merges: unknown, name: string): MergeRules {
     if (!Array.isArray(merges)) fail(name, "model.merges", "must be an array");
-    const n = merges.length, stride = this.vocabSize;
+    const n = merges.length;
     const mergedId = new Int32Array(n), priority = new Float64Array(n);
-    const rank = new Map<number, number>();
+    const rank = new PairTable(n);
     for (let r = 0; r < n; r++) {
       const m = merges[r];
       let a: string, b: string;
@@ -282,9 +299,9 @@ export class HfBpeTokenizer implements Tokenizer {
         fail(name, `model.merges[${r}]`, `${JSON.stringify(a)} + ${JSON.stringify(b)}: ${ia === undefined ? a : ib === undefined ? b : a + b} is not in model.vocab`);
       mergedId[r] = im;
       priority[r] = r;
-      rank.set(ia * stride + ib, r);
+      rank.set(ia, ib, r);
     }
-    return { mergedId, priority, find: (left, right) => rank.get(left * stride + right) ?? -1 };
+    return { mergedId, priority, find: (left, right) => rank.get(left, right) };
   }
 
   /** Reads a tokenizer.json file. */
@@ -307,13 +324,14 @@ export class HfBpeTokenizer implements Tokenizer {
     const whole = this.ignoreMerges ? this.vocab.get(piece) : undefined;
     if (whole !== undefined) ids = Int32Array.of(whole);
     else {
-      const chars = Array.from(piece);
-      ids = new Int32Array(chars.length);
-      for (let i = 0; i < chars.length; i++) {
-        const id = this.vocab.get(chars[i]) ?? this.unk;
+      // Pieces are byte-level text: characters in U+0021..U+0143, one UTF-16 unit each.
+      ids = new Int32Array(piece.length);
+      for (let i = 0; i < piece.length; i++) {
+        const code = piece.charCodeAt(i);
+        const id = code < this.charId.length && this.charId[code] >= 0 ? this.charId[code] : this.vocab.get(piece[i]) ?? this.unk;
         if (id < 0) {
-          const b = CHAR_BYTE.get(chars[i]);
-          throw new Error(`hf-bpe: ${b !== undefined ? `byte 0x${b.toString(16).padStart(2, "0")}` : `character ${JSON.stringify(chars[i])}`} has no token in ${this.source.path ?? "the vocabulary"} and there is no unk_token`);
+          const b = CHAR_BYTE.get(piece[i]);
+          throw new Error(`hf-bpe: ${b !== undefined ? `byte 0x${b.toString(16).padStart(2, "0")}` : `character ${JSON.stringify(piece[i])}`} has no token in ${this.source.path ?? "the vocabulary"} and there is no unk_token`);
         }
         ids[i] = id;
       }

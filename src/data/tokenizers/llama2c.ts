@@ -17,12 +17,14 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync, existsSync, statSync } from "node:fs";
-import { bpeMerge, type MergeRules } from "./bpe-merge.ts";
+import { bpeMerge, PairTable, type MergeRules } from "./bpe-merge.ts";
 import type { EncodeOptions, Tokenizer } from "../tokenizer.ts";
 
 const SPACE_MARK = "\u2581"; // SentencePiece's "▁"
 const BYTE_PIECE = /^<0x([0-9A-F]{2})>$/;
 const UNK = 0, BOS = 1, EOS = 2;
+const CACHE_LIMIT = 100_000;
+const utf8 = new TextEncoder();
 const UNK_SURFACE = " \u2047 "; // what SentencePiece's decode writes for <unk>
 
 /** Pieces read from a tokenizer.bin. */
@@ -71,11 +73,17 @@ export class Llama2cTokenizer implements Tokenizer {
   /** For byte pieces, the byte; else -1. */
   private readonly byteOf: Int16Array;
   private readonly rules: MergeRules;
+  /** Code point pairs that occur inside some piece: between any other two, no merge can reach across. */
+  private readonly bigrams = new PairTable(1 << 16);
+  private readonly cache = new Map<string, Int32Array>();
 
   constructor(vocab: Llama2cVocab, private readonly source: { path: string | null; sha256: string | null } = { path: null, sha256: null }) {
     const n = vocab.pieces.length;
     this.vocabSize = n;
     this.pieces = vocab.pieces.map((p) => p.replaceAll(" ", SPACE_MARK));
+    // llama2.c's export spells BOS/EOS "\n<s>\n" and "\n</s>\n"; show SentencePiece's names.
+    this.pieces[BOS] = "<s>";
+    this.pieces[EOS] = "</s>";
     this.byteOf = new Int16Array(n).fill(-1);
     for (let id = 0; id < n; id++) {
       const p = this.pieces[id];
@@ -85,17 +93,26 @@ export class Llama2cTokenizer implements Tokenizer {
       if (!this.pieceId.has(p)) this.pieceId.set(p, id);
     }
     // SentencePiece merges toward the higher score: priority = -score, one "merge" per piece id.
+    // Every way to cut a piece into two pieces is a merge producing it, so the merge loop looks
+    // pairs up by ids instead of concatenating strings.
     const priority = new Float64Array(n);
     for (let id = 0; id < n; id++) priority[id] = -vocab.scores[id];
     const mergedId = Int32Array.from({ length: n }, (_, i) => i);
-    const pieces = this.pieces, pieceId = this.pieceId, byteOf = this.byteOf;
-    this.rules = {
-      mergedId, priority,
-      find(left, right) {
-        if (left < 0 || right < 0 || byteOf[left] >= 0 || byteOf[right] >= 0) return -1;
-        return pieceId.get(pieces[left] + pieces[right]) ?? -1;
-      },
-    };
+    const pairs = new PairTable(4 * n);
+    for (const [p, id] of this.pieceId) {
+      let prev = -1;
+      for (let k = 0; k < p.length; ) {
+        const cp = p.codePointAt(k)!;
+        if (prev >= 0) {
+          this.bigrams.set(prev, cp, 1);
+          const left = this.pieceId.get(p.slice(0, k)), right = this.pieceId.get(p.slice(k));
+          if (left !== undefined && right !== undefined) pairs.set(left, right, id);
+        }
+        prev = cp;
+        k += cp > 0xffff ? 2 : 1;
+      }
+    }
+    this.rules = { mergedId, priority, find: (left, right) => (left < 0 || right < 0 ? -1 : pairs.get(left, right)) };
   }
 
   /** Reads a tokenizer.bin file. */
@@ -112,18 +129,38 @@ export class Llama2cTokenizer implements Tokenizer {
     if (opts.bos) out.push(BOS);
     if (text.length > 0) {
       const normalized = SPACE_MARK + text.replaceAll(" ", SPACE_MARK);
-      // One symbol per code point; -1 - cp marks a code point with no piece, for the byte pass.
-      const cps = Array.from(normalized);
-      const ids = new Int32Array(cps.length);
-      for (let i = 0; i < cps.length; i++) ids[i] = this.pieceId.get(cps[i]) ?? -1 - cps[i].codePointAt(0)!;
-      for (const id of bpeMerge(ids, this.rules)) {
-        if (id >= 0) { out.push(id); continue; }
-        const utf8 = new TextEncoder().encode(String.fromCodePoint(-1 - id));
-        for (const b of utf8) out.push(this.byteId[b] >= 0 ? this.byteId[b] : UNK);
+      // Merging the whole text at once gives the same ids as merging each run between two code
+      // points that no piece holds side by side: no merge ever spans such a cut. The runs (mostly
+      // words) repeat, so their ids are cached.
+      let start = 0, prev = -1;
+      for (let i = 0; i < normalized.length; ) {
+        const cp = normalized.codePointAt(i)!;
+        if (prev >= 0 && this.bigrams.get(prev, cp) < 0) { this.encodeRun(normalized.slice(start, i), out); start = i; }
+        prev = cp;
+        i += cp > 0xffff ? 2 : 1;
       }
+      this.encodeRun(normalized.slice(start), out);
     }
     if (opts.eos) out.push(EOS);
     return this.vocabSize <= 65536 ? Uint16Array.from(out) : Uint32Array.from(out);
+  }
+
+  /** BPE of one run of normalized text, appended to out. */
+  private encodeRun(run: string, out: number[]): void {
+    let ids = this.cache.get(run);
+    if (!ids) {
+      // One symbol per code point; -1 - cp marks a code point with no piece, for the byte pass.
+      const cps = Array.from(run);
+      ids = new Int32Array(cps.length);
+      for (let i = 0; i < cps.length; i++) ids[i] = this.pieceId.get(cps[i]) ?? -1 - cps[i].codePointAt(0)!;
+      ids = bpeMerge(ids, this.rules);
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(run, ids);
+    }
+    for (const id of ids) {
+      if (id >= 0) { out.push(id); continue; }
+      for (const b of utf8.encode(String.fromCodePoint(-1 - id))) out.push(this.byteId[b] >= 0 ? this.byteId[b] : UNK);
+    }
   }
 
   /**

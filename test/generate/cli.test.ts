@@ -1,0 +1,64 @@
+// `rustane generate` and `rustane train --init model.bin` run as subprocesses, as a user runs them.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { loadModelConfig } from "../../src/model/config.ts";
+import { paramLayout } from "../../src/model/params.ts";
+import { saveCheckpoint } from "../../src/checkpoint/state.ts";
+
+const root = resolve(import.meta.dir, "../..");
+const dir = mkdtempSync(join(tmpdir(), "rustane-generate-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const env = { ...process.env };
+if (env.RUSTANE_LIBANE) env.RUSTANE_LIBANE = resolve(env.RUSTANE_LIBANE);
+
+function rustane(...args: string[]) {
+  const p = Bun.spawnSync([process.execPath, join(root, "src/main.ts"), ...args], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+  return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+// A tiny byte-level model with random weights, saved as a rustane checkpoint.
+const c = loadModelConfig("tiny"), layout = paramLayout(c);
+const params = new Float32Array(layout.total);
+let s = 7;
+for (const t of layout.tensors)
+  for (let i = 0; i < t.size; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; params[t.offset + i] = t.init === "ones" ? 1 : (s / 2 ** 32 - 0.5); }
+const ckpt = join(dir, "tiny.safetensors");
+saveCheckpoint(ckpt, { config: c, layout, params, m: null, v: null, state: null, tokenizer: { kind: "byte" }, vocabIds: null, extra: {} });
+
+describe("rustane generate", () => {
+  test("streams the prompt and its continuation; cached and --no-cache agree; a summary on stderr", () => {
+    const args = ["generate", "--checkpoint", ckpt, "--prompt", "The ", "--max-tokens", "20", "--temperature", "0.8", "--seed", "3"];
+    const a = rustane(...args), b = rustane(...args, "--no-cache");
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect(a.stdout.startsWith("The ")).toBe(true);
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stderr).toMatch(/4 prompt tokens, prefill [\d.]+ ms; 20 tokens generated, decode [\d.]+ tokens\/s \(KV cache/);
+    expect(b.stderr).toMatch(/\(no cache/);
+  });
+
+  test("bad options and files are one-line errors", () => {
+    const r1 = rustane("generate", "--checkpoint", join(dir, "missing.safetensors"), "--prompt", "x");
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toMatch(/checkpoint .*missing.safetensors does not exist/);
+    const r2 = rustane("generate", "--checkpoint", ckpt, "--top-p", "0");
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/--top-p: must be > 0/);
+    const r3 = rustane("generate", "--checkpoint", ckpt);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/--prompt is empty/);
+  });
+});
+
+test("rustane train --init accepts a llama2.c .bin", () => {
+  const bin = join(dir, "stories-tiny.bin");
+  const w = Bun.spawnSync(["python3", join(import.meta.dir, "llama2c_writer.py"), bin, "1", "5"]);
+  expect(w.exitCode).toBe(0);
+  const data = join(dir, "tokens.bin");
+  writeFileSync(data, new Uint8Array(Uint16Array.from({ length: 4000 }, (_, i) => (i * 7) % 61).buffer));
+  const r = rustane("train", "--init", bin, "--data", data, "--steps", "2", "--seq", "16", "--numerics", "fp32", "--backend", "cpu",
+    "--val-every", "0", "--out", join(dir, "run"), "--quiet");
+  if (r.code !== 0) throw new Error(r.stderr);
+});

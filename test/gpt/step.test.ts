@@ -1,0 +1,118 @@
+// One GPT training micro-step of rustane's pipeline (device kernels on the cpu backend + host
+// ops) against the independent float64 reference (test/reference/gpt.ts), its gradients
+// against central finite differences of its own loss, and the kernels against the m4 and m5
+// chip rules.
+import { afterAll, describe, expect, test } from "bun:test";
+import { openBackend } from "../../src/ffi/index.ts";
+import { milCheck } from "../../src/ffi/mil.ts";
+import { loadModelConfig, type ModelConfig } from "../../src/model/config.ts";
+import { paramLayout, view, type ParamLayout } from "../../src/model/params.ts";
+import { buildGptKernels, GPT_KERNEL_NAMES } from "../../src/kernels/gpt.ts";
+import { GptPipeline } from "../../src/train/gpt-pipeline.ts";
+import { gptRefBackward, gptRefForward, type GptRefConfig, type RefParams } from "../reference/gpt.ts";
+
+const backend = openBackend("cpu");
+afterAll(() => backend.close());
+const S = 32;
+
+export function lcg(seed: number) {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+}
+
+/** Random parameters with every bias and LayerNorm shift non-zero, so each one is exercised. */
+export function randomParams(layout: ParamLayout, seed: number): Float32Array {
+  const r = lcg(seed), p = new Float32Array(layout.total);
+  for (const t of layout.tensors)
+    for (let i = 0; i < t.size; i++)
+      p[t.offset + i] = t.init === "ones" ? 0.8 + 0.4 * r() : t.init === "zeros" ? 0.2 * (r() - 0.5) : 0.3 * (r() - 0.5);
+  return p;
+}
+
+function refConfig(c: ModelConfig): GptRefConfig {
+  return { dim: c.dim, n_layers: c.n_layers, n_heads: c.n_heads, hidden_dim: c.hidden_dim, vocab_size: c.vocab_size,
+    max_seq_len: c.max_seq_len, norm_eps: c.norm_eps, tied_embeddings: c.tied_embeddings };
+}
+
+function toRef(layout: ParamLayout, p: Float32Array): RefParams {
+  const m: RefParams = new Map();
+  for (const t of layout.tensors) m.set(t.name, Float64Array.from(view(layout, p, t.name)));
+  return m;
+}
+
+function tokensFor(seed: number, vocab: number) {
+  const r = lcg(seed), all = Array.from({ length: S + 1 }, () => Math.floor(r() * vocab));
+  return { tokens: Int32Array.from(all.slice(0, S)), targets: Int32Array.from(all.slice(1)) };
+}
+
+function relErr(a: Float32Array, b: Float64Array): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < b.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
+  return num / Math.max(den, 1e-30);
+}
+
+const untied = (): ModelConfig => ({ ...loadModelConfig("tiny-gpt"), name: "tiny-gpt-untied", tied_embeddings: false });
+
+for (const [label, cfg] of [["tiny-gpt (tied)", () => loadModelConfig("tiny-gpt")], ["tiny-gpt (untied)", untied]] as const) {
+  describe(`${label}: one training step on the cpu backend`, () => {
+    const c = cfg(), layout = paramLayout(c);
+    const params = randomParams(layout, 11);
+    const { tokens, targets } = tokensFor(5, c.vocab_size);
+
+    test("fp32: loss and every gradient match the float64 reference", () => {
+      using pipe = new GptPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: null });
+      pipe.stageWeights(params);
+      const grads = new Float32Array(layout.total);
+      const loss = pipe.forwardBackward(params, grads, tokens, targets, 1, 1);
+      const rc = refConfig(c), rp = toRef(layout, params);
+      const fw = gptRefForward(rc, rp, tokens, targets), rg = gptRefBackward(rc, rp, tokens, targets, fw);
+      expect(Math.abs(loss - fw.loss)).toBeLessThan(1e-5 * fw.loss);
+      for (const t of layout.tensors) {
+        const e = relErr(view(layout, grads, t.name), rg.get(t.name)!);
+        if (e > 2e-4) throw new Error(`gradient of ${t.name}: relative error ${e.toExponential(2)}`);
+      }
+    });
+
+    test("fp32: gradients match central finite differences of rustane's own loss, every parameter group", () => {
+      using pipe = new GptPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: null });
+      const p = params.slice();
+      pipe.stageWeights(p);
+      const grads = new Float32Array(layout.total);
+      pipe.forwardBackward(p, grads, tokens, targets, 1, 1);
+      const r = lcg(3);
+      for (const t of layout.tensors) {
+        for (let k = 0; k < 2; k++) {
+          // wpe rows past S never see a gradient: probe the rows in use
+          const span = t.name === "transformer.wpe.weight" ? S * c.dim : t.size;
+          const i = t.offset + Math.floor(r() * span), keep = p[i], h = 1e-2;
+          p[i] = keep + h; pipe.stageWeights(p); const up = pipe.loss(p, tokens, targets);
+          p[i] = keep - h; pipe.stageWeights(p); const down = pipe.loss(p, tokens, targets);
+          p[i] = keep;
+          const fd = (up - down) / (2 * h);
+          if (Math.abs(fd - grads[i]) > 2e-4 + 2e-2 * Math.abs(fd))
+            throw new Error(`${t.name}[${i - t.offset}]: finite difference ${fd} vs gradient ${grads[i]}`);
+        }
+      }
+    });
+  });
+}
+
+describe("gpt kernels under the chip rules", () => {
+  for (const name of ["tiny-gpt", "gpt-char-25m"]) {
+    test(`${name}: every kernel passes ane_mil_check for m4 and m5 with no findings (fp16, seq 64)`, () => {
+      const c = loadModelConfig(name), ks = buildGptKernels(c, { seq: 64, dtype: "fp16" });
+      for (const n of GPT_KERNEL_NAMES)
+        for (const chip of ["m4", "m5"]) {
+          const r = milCheck(ks[n].text, { weights: ks[n].weights, chip });
+          if (!r.ok || r.findings.length) throw new Error(`${name} ${n} on ${chip}: ${JSON.stringify(r.findings)}`);
+        }
+    });
+  }
+
+  test("the exact gelu op would be flagged (the check can fail)", () => {
+    const c = loadModelConfig("tiny-gpt"), k = buildGptKernels(c, { seq: 64, dtype: "fp16" }).ffn_fwd;
+    const text = k.text.replace(/= tanh\(x = ([^)]*)\)/, "= gelu(x = $1)");
+    expect(text).not.toBe(k.text);
+    expect(milCheck(text, { weights: k.weights, chip: "m4" }).findings.length).toBeGreaterThan(0);
+  });
+});
