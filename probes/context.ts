@@ -2,7 +2,7 @@
 // binding surfaces to a program, and wrapping a probe's results into a validated document.
 import pkg from "../package.json" with { type: "json" };
 import {
-  abiVersion, chipNames, chipProfile, libaneVersion, openBackend,
+  abiVersion, chipNames, chipDialect, libaneVersion, openBackend,
   type Backend, type EvalTiming, type Program, type Request, type Surface,
 } from "../src/ffi/index.ts";
 import type { Dialect } from "../src/mil/index.ts";
@@ -33,22 +33,6 @@ export interface ProbeDefinition<P extends object, R> {
   description: string;                // one line, for `rustane probe list`
   run(ctx: ProbeContext, params: P): ProbeOutcome<R>;
   table(results: R): string;          // the human-readable form of results
-}
-
-/** The chip profile a backend compiles for when none is named: its info JSON's "default_chip"
- *  (the detected chip on ane, "m4" on cpu). */
-function defaultChip(info: Record<string, unknown>, kind: string): string {
-  const known = chipNames();
-  const chip = info["default_chip"];
-  if (typeof chip === "string" && known.includes(chip)) return chip;
-  throw new Error(`the ${kind} backend reports no known default chip (default_chip = ${JSON.stringify(chip)}); name one with --chip (${known.join(", ")})`);
-}
-
-/** M1/M2 compilers take only the program(1.0)/ios16 dialect (ane-maderix.md §3.1); later chips ios18. */
-function dialectFor(chip: string): Dialect {
-  const preferred = chipProfile(chip)["preferred_dialect"];
-  if (preferred === "ios16" || preferred === "ios18") return preferred;
-  return chip === "m1" || chip === "m2" ? "ios16" : "ios18";
 }
 
 /** Surfaces sized for every input and output of a program, and the request binding them. */
@@ -126,8 +110,8 @@ export function runProbe<P extends object, R>(def: ProbeDefinition<P, R>, common
   const t0 = performance.now();
   using backend = openBackend(common.backend);
   const info = backend.info();
-  const chip = common.chip ?? defaultChip(info, backend.kind);
-  const ctx: ProbeContext = { backend, chip, dialect: dialectFor(chip), info };
+  const chip = common.chip ?? backend.defaultChip();
+  const ctx: ProbeContext = { backend, chip, dialect: chipDialect(chip), info };
   const outcome = def.run(ctx, params);
 
   const notes = [...outcome.notes];

@@ -2,7 +2,7 @@
 // each against the chip profiles' rules (what Apple's compiler of that chip generation accepts),
 // so a user learns before touching a Mac which kernels would compile where, and why not.
 import { Option } from "clipanion";
-import { milCheck, chipProfile, type Finding } from "../ffi/index.ts";
+import { milCheck, chipDialect, type Finding } from "../ffi/index.ts";
 import { loadModelConfig } from "../model/config.ts";
 import { buildTransformerKernels, KERNEL_NAMES } from "../kernels/transformer.ts";
 import { RustaneCommand, usageError, parseCount } from "./base.ts";
@@ -31,9 +31,8 @@ export class CheckCommand extends RustaneCommand {
     const chips = this.chip ? [this.chip] : [...CHIPS];
     const results: Record<string, Record<string, { ok: boolean; errors: Finding[]; warnings: Finding[] }>> = {};
     for (const chip of chips) {
-      // M1/M2 take only the program(1.0)/ios16 dialect: build the kernels the way rustane would emit them there.
-      const dialect = chipProfile(chip).preferred_dialect === "ios16" ? "ios16" : "ios18";
-      const kernels = buildTransformerKernels(cfg, { seq, dtype: "fp16", dialect });
+      // Build the kernels the way rustane emits them for that chip (M1/M2: program(1.0)/ios16).
+      const kernels = buildTransformerKernels(cfg, { seq, dtype: "fp16", dialect: chipDialect(chip) });
       for (const name of KERNEL_NAMES) {
         const k = kernels[name], r = milCheck(k.text, { weights: k.weights, chip });
         (results[name] ??= {})[chip] = { ok: r.ok, errors: r.findings.filter((f) => f.severity === "error"),

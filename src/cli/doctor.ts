@@ -11,6 +11,7 @@ interface BackendReport {
   ok: boolean;
   reason: string;
   info?: Record<string, unknown>;
+  defaultChip?: string;
 }
 
 export interface DoctorReport {
@@ -23,19 +24,6 @@ export interface DoctorReport {
   defaultChip?: string | null;
   chips?: Array<{ name: string; compileLimit: number; profile?: Record<string, unknown>; error?: string }>;
   compiles?: number;
-}
-
-/** The default chip a backend reports in its info, if any key of it names a known profile. */
-function defaultChipOf(info: Record<string, unknown> | undefined, chips: string[]): string | null {
-  if (!info) return null;
-  for (const key of ["default_chip", "chip_profile", "profile", "chip"]) {
-    const v = info[key];
-    if (typeof v === "string" && chips.includes(v)) return v;
-    if (v && typeof v === "object" && typeof (v as Record<string, unknown>).name === "string" && chips.includes((v as { name: string }).name)) {
-      return (v as { name: string }).name;
-    }
-  }
-  return null;
 }
 
 export function collectDoctorReport(): DoctorReport {
@@ -60,6 +48,7 @@ export function collectDoctorReport(): DoctorReport {
       try {
         using b = ffi.openBackend(name);
         entry.info = b.info();
+        entry.defaultChip = b.defaultChip();
       } catch (e) {
         entry.ok = false;
         entry.reason = (e as Error).message;
@@ -70,7 +59,7 @@ export function collectDoctorReport(): DoctorReport {
   // "auto" picks ane when it works, else cpu (ane.h).
   const auto = report.backends.find((b) => b.name === "ane" && b.ok) ?? report.backends.find((b) => b.name === "cpu" && b.ok);
   report.defaultBackend = auto?.name ?? null;
-  report.defaultChip = defaultChipOf(auto?.info, chipNames);
+  report.defaultChip = auto?.defaultChip ?? null;
   report.chips = chipNames.map((name) => {
     try {
       return { name, compileLimit: ffi.compileLimit(name), profile: ffi.chipProfile(name) };

@@ -343,6 +343,14 @@ export class Backend implements Disposable {
     return parseJson(what, text) as Record<string, unknown>;
   }
 
+  /** The chip profile this backend compiles for when none is named: the detected chip on ane,
+   *  "m4" on cpu (ane_backend_ops.default_chip, reported as the info's "default_chip"). */
+  defaultChip(): string {
+    const chip = this.info()["default_chip"];
+    if (typeof chip !== "string") throw new Error(`the ${this.kind} backend reports no default chip; name one with --chip`);
+    return chip;
+  }
+
   createSurface(bytes: number): Surface {
     const h = this.#live();
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`createSurface: bytes must be a non-negative integer, got ${bytes}`);

@@ -15,6 +15,14 @@ export function chipProfile(name: string): Record<string, unknown> {
   return parseJson(what, text) as Record<string, unknown>;
 }
 
+/** The MIL dialect rustane emits for a chip: its profile's preferred_dialect (M1/M2 compilers
+ *  take only program(1.0)/ios16, later chips program(1.3)/ios18; ane-maderix.md §3.1). */
+export function chipDialect(name: string): "ios18" | "ios16" {
+  const d = chipProfile(name)["preferred_dialect"];
+  if (d !== "ios16" && d !== "ios18") throw new Error(`chip profile "${name}" reports no preferred dialect`);
+  return d;
+}
+
 /** Successful compiles so far in this process. */
 export function compileCount(): number {
   return lib().ane_compile_count();

@@ -11,7 +11,7 @@
  * optimizer step, activations per micro-step); one shared input for attn_bwd; one set of output
  * surfaces per kernel, shared by the layers.
  */
-import type { Backend, Program, Request, Surface, IoDesc } from "../ffi/index.ts";
+import { chipDialect, type Backend, type Program, type Request, type Surface, type IoDesc } from "../ffi/index.ts";
 import * as ops from "../ffi/train-ops.ts";
 import { buildTransformerKernels, KERNEL_NAMES, type Kernel, type KernelName } from "../kernels/transformer.ts";
 import { dims, type ModelConfig } from "../model/config.ts";
@@ -63,8 +63,10 @@ export class TransformerPipeline implements Disposable {
     this.ids = o.vocabIds ?? Int32Array.from({ length: V }, (_, i) => i);
     this.Vc = this.ids.length;
     const dtype = o.numerics;
+    // Emit the dialect the chip's compiler takes (program(1.0)/ios16 on M1/M2).
+    const dialect = chipDialect(o.chip ?? backend.defaultChip());
     const t0 = performance.now();
-    const specs = buildTransformerKernels(cfg, { seq: S, dtype });
+    const specs = buildTransformerKernels(cfg, { seq: S, dtype, dialect });
     for (const name of KERNEL_NAMES) {
       const spec = specs[name];
       const program = backend.compile(spec.text, { weights: spec.weights, chip: o.chip, numerics: o.numerics });

@@ -9,25 +9,12 @@ import { loadModelConfig, type ModelConfig } from "../../src/model/config.ts";
 import { paramLayout, view, type ParamLayout } from "../../src/model/params.ts";
 import { buildGptKernels, GPT_KERNEL_NAMES } from "../../src/kernels/gpt.ts";
 import { GptPipeline } from "../../src/train/gpt-pipeline.ts";
+import { lcg, randomParams } from "./helpers.ts";
 import { gptRefBackward, gptRefForward, type GptRefConfig, type RefParams } from "../reference/gpt.ts";
 
 const backend = openBackend("cpu");
 afterAll(() => backend.close());
 const S = 32;
-
-export function lcg(seed: number) {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-}
-
-/** Random parameters with every bias and LayerNorm shift non-zero, so each one is exercised. */
-export function randomParams(layout: ParamLayout, seed: number): Float32Array {
-  const r = lcg(seed), p = new Float32Array(layout.total);
-  for (const t of layout.tensors)
-    for (let i = 0; i < t.size; i++)
-      p[t.offset + i] = t.init === "ones" ? 0.8 + 0.4 * r() : t.init === "zeros" ? 0.2 * (r() - 0.5) : 0.3 * (r() - 0.5);
-  return p;
-}
 
 function refConfig(c: ModelConfig): GptRefConfig {
   return { dim: c.dim, n_layers: c.n_layers, n_heads: c.n_heads, hidden_dim: c.hidden_dim, vocab_size: c.vocab_size,
@@ -58,9 +45,11 @@ for (const [label, cfg] of [["tiny-gpt (tied)", () => loadModelConfig("tiny-gpt"
     const c = cfg(), layout = paramLayout(c);
     const params = randomParams(layout, 11);
     const { tokens, targets } = tokensFor(5, c.vocab_size);
+    // One pipeline for both tests: the cpu backend, like the ANE, allows 119 compiles per process.
+    const pipe = new GptPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: null });
+    afterAll(() => pipe.close());
 
     test("fp32: loss and every gradient match the float64 reference", () => {
-      using pipe = new GptPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: null });
       pipe.stageWeights(params);
       const grads = new Float32Array(layout.total);
       const loss = pipe.forwardBackward(params, grads, tokens, targets, 1, 1);
@@ -74,7 +63,6 @@ for (const [label, cfg] of [["tiny-gpt (tied)", () => loadModelConfig("tiny-gpt"
     });
 
     test("fp32: gradients match central finite differences of rustane's own loss, every parameter group", () => {
-      using pipe = new GptPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: null });
       const p = params.slice();
       pipe.stageWeights(p);
       const grads = new Float32Array(layout.total);

@@ -13,7 +13,7 @@ import { train } from "../../src/train/trainer.ts";
 import { Dataset } from "../../src/data/dataset.ts";
 import { ByteTokenizer } from "../../src/data/tokenizer.ts";
 import { gptRefForward, type RefParams } from "../reference/gpt.ts";
-import { lcg, randomParams } from "./step.test.ts";
+import { lcg, randomParams } from "./helpers.ts";
 
 const backend = openBackend("cpu");
 afterAll(() => backend.close());
