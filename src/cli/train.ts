@@ -8,8 +8,8 @@ import { loadModelConfig, builtInModelNames } from "../model/config.ts";
 import { loadCheckpoint } from "../checkpoint/state.ts";
 import { loadLlama2cCheckpoint, isLlama2cPath } from "../model/llama2c.ts";
 import { Dataset, loadText, loadTokenFile, type DataSource } from "../data/dataset.ts";
-import { tokenizerFor, type Tokenizer } from "../data/tokenizer.ts";
-import { builtinCorpusPath, BUILTIN_CORPUS_NAME } from "../data/corpus.ts";
+import { checkTokenizerFits, loadTokenizer, tokenizerFor, tokenizerFromDescription, type Tokenizer } from "../data/tokenizer.ts";
+import { builtinCorpusPath, pythonStdlibPath, BUILTIN_CORPUS_NAME } from "../data/corpus.ts";
 import { train } from "../train/trainer.ts";
 import { RustaneCommand, usageError, parseChoice } from "./base.ts";
 import { RUSTANE_VERSION } from "./version.ts";
@@ -37,10 +37,11 @@ export class TrainCommand extends RustaneCommand {
   });
 
   model = Option.String("--model", { description: `a built-in model (${builtInModelNames().join(", ")}) or a .json config (default small)` });
-  data = Option.String("--data", { description: "token file (.bin: flat uint16/uint32), or a text file or folder (default: the built-in corpus)" });
+  data = Option.String("--data", { description: "token file (.bin: flat uint16/uint32), or a text file or folder (default: the model's default_data: the built-in corpus, or the Python standard library)" });
+  tokenizer = Option.String("--tokenizer", { description: "tokenizer for text data: byte, char, or a tokenizer.bin / tokenizer.json file (default: the model's, when it needs no file)" });
   tokenDtype = Option.String("--token-dtype", { description: "dtype of a .bin token file: uint16 (default) or uint32" });
   steps = Option.String("--steps", { description: "optimizer steps (default 600)" });
-  seq = Option.String("--seq", { description: "tokens per sequence (default 128, at most the model's max_seq_len)" });
+  seq = Option.String("--seq", { description: "tokens per sequence (default: the model's train_seq, else min(256, max_seq_len))" });
   accum = Option.String("--accum", { description: "micro-batches (sequences) per optimizer step (default 1)" });
   lr = Option.String("--lr", { description: "peak learning rate (default 1e-3)" });
   minLr = Option.String("--min-lr", { description: "final learning rate of the cosine decay (default lr/10)" });
@@ -54,7 +55,7 @@ export class TrainCommand extends RustaneCommand {
   chip = Option.String("--chip", { description: "chip profile: m1..m5 or none (default: the backend's)" });
   valEvery = Option.String("--val-every", { description: "validate every N steps, 0 = never (default 100)" });
   valWindows = Option.String("--val-windows", { description: "validation sequences per evaluation (default 16)" });
-  valFraction = Option.String("--val-fraction", { description: "share of the data held out for validation (default 0.05)" });
+  valFraction = Option.String("--val-fraction", { description: "share of the data held out for validation (default 0.1)" });
   ckptEvery = Option.String("--ckpt-every", { description: "write latest.safetensors every N steps (default 100)" });
   logEvery = Option.String("--log-every", { description: "log (and write telemetry) every N steps (default 10)" });
   seed = Option.String("--seed", { description: "seed for init and data order (default 1)" });
@@ -74,21 +75,25 @@ export class TrainCommand extends RustaneCommand {
     if (this.model && (resume || init) && loadModelConfig(this.model).name !== model.name)
       throw usageError(`--model ${this.model} differs from the checkpoint's model ${model.name}`);
     const numerics = parseChoice("--numerics", this.numerics, ["fp16", "fp32"] as const) ?? "fp16";
-    const seq = num("--seq", this.seq, Math.min(128, model.max_seq_len), { int: true, min: 1, max: model.max_seq_len });
+    const seq = num("--seq", this.seq, model.train_seq ?? Math.min(256, model.max_seq_len), { int: true, min: 1, max: model.max_seq_len });
     if (this.threads) setThreads(num("--threads", this.threads, 0, { int: true, min: 1, max: 1024 }));
 
     let tokenizer: Tokenizer | null = null;
     let source: DataSource;
-    const dataPath = this.data ?? (await builtinCorpusPath());
+    const defaultData = !this.data && model.default_data === "builtin";
+    const dataPath = this.data ?? (model.default_data === "python-stdlib" ? pythonStdlibPath() : await builtinCorpusPath());
     if (dataPath.endsWith(".bin")) {
       const dt = parseChoice("--token-dtype", this.tokenDtype, ["uint16", "uint32"] as const) ?? "uint16";
       source = loadTokenFile(dataPath, dt);
     } else {
-      tokenizer = tokenizerFor(model.tokenizer);
+      // Resuming keeps the run's tokenizer; otherwise --tokenizer, or the model's own kind.
+      const stored = (resume ?? init)?.tokenizer;
+      tokenizer = this.tokenizer ? loadTokenizer(this.tokenizer) : stored ? tokenizerFromDescription(stored) : tokenizerFor(model.tokenizer);
+      checkTokenizerFits(tokenizer, model);
       source = loadText(dataPath, tokenizer);
-      if (!this.data) source = { ...source, description: `${BUILTIN_CORPUS_NAME}: ${source.tokens.length.toLocaleString("en-US")} byte tokens` };
+      if (defaultData) source = { ...source, description: `${BUILTIN_CORPUS_NAME}: ${source.tokens.length.toLocaleString("en-US")} byte tokens` };
     }
-    const valFraction = num("--val-fraction", this.valFraction, 0.05, { min: 0, max: 0.5 });
+    const valFraction = num("--val-fraction", this.valFraction, 0.1, { min: 0, max: 0.5 });
     const data = new Dataset(source, model.vocab_size, seq, valFraction);
     if (resume?.vocabIds && resume.vocabIds.join(",") !== data.vocabIds.join(","))
       throw usageError(`--resume: the data's vocabulary (${data.vocabIds.length} ids) differs from the checkpoint's (${resume.vocabIds.length}): resume with the same data`);

@@ -27,6 +27,12 @@ export function loadTokenFile(path: string, dtype: "uint16" | "uint32"): DataSou
 }
 
 /** Text files (a file, or every text file under a folder, sorted) joined and tokenized. */
+/**
+ * Text files (a file, or every text file under a folder, sorted) tokenized and joined with
+ * newlines. In a folder, a file the tokenizer cannot represent (a character outside a char
+ * tokenizer's alphabet) is skipped and counted, so one stray byte does not stop a run over a
+ * source tree; a single file that cannot be encoded is an error.
+ */
 export function loadText(path: string, tok: Tokenizer): DataSource {
   if (!existsSync(path)) throw new Error(`data path ${path} does not exist`);
   const files: string[] = [];
@@ -37,10 +43,33 @@ export function loadText(path: string, tok: Tokenizer): DataSource {
   };
   walk(path);
   if (files.length === 0) throw new Error(`no text files (${[...TEXT_EXTENSIONS].filter(Boolean).join(", ")}) under ${path}`);
-  const text = files.map((f) => readFileSync(f, "utf8")).join("\n");
-  const tokens = tok.encode(text);
-  return { tokens, description: `${path} (${files.length} file${files.length > 1 ? "s" : ""}, ${tokens.length.toLocaleString("en-US")} ${tok.kind} tokens)`,
-    bytes: Buffer.byteLength(text, "utf8") };
+  if (files.length === 1 && files[0] === path) {
+    const text = readFileSync(path, "utf8"), tokens = tok.encode(text);
+    return { tokens, description: `${path} (${tokens.length.toLocaleString("en-US")} ${tok.kind} tokens)`, bytes: Buffer.byteLength(text, "utf8") };
+  }
+  const parts: Array<Uint16Array | Uint32Array> = [];
+  const newline = tok.encode("\n");
+  let bytes = 0, total = 0, skipped = 0, firstSkip = "";
+  for (const f of files) {
+    const text = readFileSync(f, "utf8");
+    let ids: Uint16Array | Uint32Array;
+    try { ids = tok.encode(text); } catch (e) {
+      if (!skipped++) firstSkip = `${f}: ${(e as Error).message}`;
+      continue;
+    }
+    if (parts.length) { parts.push(newline); total += newline.length; bytes += 1; }
+    parts.push(ids);
+    total += ids.length;
+    bytes += Buffer.byteLength(text, "utf8");
+  }
+  if (parts.length === 0) throw new Error(`no file under ${path} can be encoded by the ${tok.kind} tokenizer; the first: ${firstSkip}`);
+  const tokens = tok.vocabSize <= 65536 ? new Uint16Array(total) : new Uint32Array(total);
+  let at = 0;
+  for (const p of parts) { tokens.set(p, at); at += p.length; }
+  const kept = files.length - skipped;
+  return { tokens, bytes,
+    description: `${path} (${kept} file${kept > 1 ? "s" : ""}, ${total.toLocaleString("en-US")} ${tok.kind} tokens` +
+      `${skipped ? `; ${skipped} skipped: characters outside the ${tok.kind} tokenizer's vocabulary` : ""})` };
 }
 
 /** xorshift64* with a state that round-trips through checkpoints as a decimal string. */

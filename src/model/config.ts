@@ -43,8 +43,14 @@ export const ModelConfigSchema = v.pipe(
     bias: v.optional(v.boolean(), false),
     activation: v.optional(v.picklist(["swiglu", "gelu_tanh"], "must be swiglu or gelu_tanh"), "swiglu"),
     norm: v.optional(v.picklist(["rmsnorm", "layernorm"], "must be rmsnorm or layernorm"), "rmsnorm"),
+    // What `rustane train` reads when no --data is given: the corpus built into the executable, or
+    // the Python standard library of this machine (the seed-001 character-level Python model).
+    // The sequence length `rustane train` uses when no --seq is given (default min(256, max_seq_len)).
+    train_seq: v.optional(PositiveInt),
+    default_data: v.optional(v.picklist(["builtin", "python-stdlib"], "must be builtin or python-stdlib"), "builtin"),
   }),
   v.forward(v.check((c) => c.n_heads % c.n_kv_heads === 0, "must divide n_heads"), ["n_kv_heads"]),
+  v.forward(v.check((c) => c.train_seq === undefined || c.train_seq <= c.max_seq_len, "must be <= max_seq_len"), ["train_seq"]),
   v.forward(v.check((c) => c.family === "gpt" || c.rope !== null, "llama and qwen3 models need rotary embeddings"), ["rope"]),
   v.forward(v.check((c) => c.family !== "qwen3" || c.qk_norm, "qwen3 models use q/k RMSNorm"), ["qk_norm"]),
   v.forward(v.check((c) => (c.family === "gpt") === (c.positional === "learned" && c.rope === null),

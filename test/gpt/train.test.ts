@@ -84,9 +84,9 @@ describe("gpt sampler", () => {
 });
 
 describe("tiny-gpt training through the trainer", () => {
-  test("80 steps on Python source reduce the loss (fp32 and fp16 numerics)", async () => {
+  test("80 steps on Python source reduce the loss (fp16 numerics, loss scale 256)", async () => {
     const c = loadModelConfig("tiny-gpt"), tok = new ByteTokenizer();
-    for (const numerics of ["fp32", "fp16"] as const) {
+    for (const numerics of ["fp16"] as const) {      // the ANE numerics; fp32 is covered by step.test.ts
       const dir = mkdtempSync(join(tmpdir(), "rustane-gpt-"));
       try {
         const text = tok.encode(PYTHON);

@@ -9,8 +9,12 @@
 /* Which optional messages exist on this macOS (a bool per message of objc_table.h). */
 typedef struct ane_objc_have {
 #define ANE_HAVE_FIELD(field, cls, kind, selector, ret, params, args) bool field;
+#define ANE_VOID_HAVE_FIELD(field, cls, kind, selector, params, args) bool field;
     ANE_OBJC_MESSAGES(ANE_HAVE_FIELD)
+    ANE_OBJC_QUERY_MESSAGES(ANE_HAVE_FIELD)
+    ANE_OBJC_QUERY_VOID_MESSAGES(ANE_VOID_HAVE_FIELD)
 #undef ANE_HAVE_FIELD
+#undef ANE_VOID_HAVE_FIELD
 } ane_objc_have;
 
 /* The runtime bound: classes looked up, selectors registered, methods checked. */
@@ -28,6 +32,35 @@ typedef struct ane_ctx {
     const ane_chip_profile *chip;         /* detected */
     char chip_note[192];                  /* how it was detected, when not plainly */
 } ane_ctx;
+
+/* program->impl */
+typedef struct ane_prog {
+    id model;             /* _ANEInMemoryModel, retained */
+    char *dir;            /* temp directory (workdir.c) */
+    size_t n_weights;
+    char **weight_names;  /* for rewrite_weight: names and sizes given at compile */
+    size_t *weight_sizes;
+} ane_prog;
+
+/* request->impl */
+typedef struct ane_req {
+    id request;           /* _ANERequest, retained */
+    id stats;             /* _ANEPerformanceStats, retained, or NULL */
+    /* Owned until free: the request refers to these. */
+    CFArrayRef inputs, input_indices, outputs, output_indices;
+    CFNumberRef procedure;
+} ane_req;
+
+/* backend.c: the _ANERequest of r's bindings, with this weightsBuffer (nil for the standard
+ * request) and procedure index, and a perf-stats object where the class has one. */
+ane_status ane_req_create(ane_ctx *c, const ane_request *r, id weights_buffer, int64_t procedure,
+                          ane_req **out);
+void ane_req_free(const ane_rt *rt, ane_req *q);
+/* The ops table (backend.h declares it only where it is registered: macOS arm64). */
+extern const ane_backend_ops ane_ane_backend_ops;
+
+/* query.c: the backend's query_json ("perf-stats", "advanced"). */
+ane_status ane_query_json(ane_backend *b, const char *what, ane_strbuf *sb);
 
 /* bind.c: load the framework, look up classes and selectors, check every required method
  * exists. ANE_ERR_NO_BACKEND with the reason otherwise. */

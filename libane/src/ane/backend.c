@@ -23,22 +23,6 @@
 
 #define LOAD_RETRY_MS 100
 
-typedef struct ane_prog {
-    id model;             /* _ANEInMemoryModel, retained */
-    char *dir;            /* temp directory (workdir.c) */
-    size_t n_weights;
-    char **weight_names;  /* for rewrite_weight: names and sizes given at compile */
-    size_t *weight_sizes;
-} ane_prog;
-
-typedef struct ane_req {
-    id request;           /* _ANERequest, retained */
-    id stats;             /* _ANEPerformanceStats, retained, or NULL */
-    /* Owned until free: the request refers to these. */
-    CFArrayRef inputs, input_indices, outputs, output_indices;
-    CFNumberRef procedure;
-} ane_req;
-
 static ane_ctx *ctx_of(ane_backend *b) { return b->impl; }
 
 /* ---------------------------------------------------------------- backend */
@@ -379,7 +363,7 @@ static ane_status ne_program_rewrite_weight(ane_program *p, const char *name, co
 
 /* ---------------------------------------------------------------- requests */
 
-static void req_free(const ane_rt *rt, ane_req *q)
+void ane_req_free(const ane_rt *rt, ane_req *q)
 {
     if (!q) return;
     if (q->request) rt->objc_release(q->request);
@@ -420,14 +404,15 @@ static ane_status wrap_surfaces(const ane_objc *oc, ane_surface **surfaces, uint
     return st;
 }
 
-static ane_status request_in_pool(ane_ctx *c, ane_request *r, ane_req *q)
+static ane_status request_in_pool(ane_ctx *c, const ane_request *r, id weights_buffer,
+                                  int64_t procedure, ane_req *q)
 {
     const ane_objc *oc = &c->oc;
     const ane_rt *rt = oc->rt;
     ane_status st = wrap_surfaces(oc, r->inputs, r->n_inputs, &q->inputs, &q->input_indices);
     if (st == ANE_OK) st = wrap_surfaces(oc, r->outputs, r->n_outputs, &q->outputs, &q->output_indices);
     if (st != ANE_OK) return st;
-    q->procedure = number(rt, 0);
+    q->procedure = number(rt, procedure);
     if (!q->procedure) return ane_fail(ANE_ERR_NO_MEMORY, "out of memory for a request");
     /* Hardware time where the class exists; a nil here only means no hw time. */
     if (oc->have.stats_new && oc->have.stats_hw_ns) {
@@ -437,7 +422,8 @@ static ane_status request_in_pool(ane_ctx *c, ane_request *r, ane_req *q)
     }
     id request = rt->msg.request_new(oc->cls.request, oc->sel.request_new, (id)(void *)q->inputs,
                                      (id)(void *)q->input_indices, (id)(void *)q->outputs,
-                                     (id)(void *)q->output_indices, NULL, q->stats, (id)(void *)q->procedure);
+                                     (id)(void *)q->output_indices, weights_buffer, q->stats,
+                                     (id)(void *)q->procedure);
     if (!request)
         return ane_objc_fail(oc, ANE_ERR_DEVICE, NULL,
                              "+[_ANERequest requestWithInputs:...procedureIndex:] returned nil", "");
@@ -445,26 +431,35 @@ static ane_status request_in_pool(ane_ctx *c, ane_request *r, ane_req *q)
     return ANE_OK;
 }
 
-static ane_status ne_request_create(ane_request *r)
+ane_status ane_req_create(ane_ctx *c, const ane_request *r, id weights_buffer, int64_t procedure,
+                          ane_req **out)
 {
-    ane_ctx *c = ctx_of(r->program->backend);
     const ane_rt *rt = c->oc.rt;
+    *out = NULL;
     ane_req *q = calloc(1, sizeof *q);
     if (!q) return ane_fail(ANE_ERR_NO_MEMORY, "out of memory for a request");
     void *pool = rt->objc_autoreleasePoolPush();
-    ane_status st = request_in_pool(c, r, q);
+    ane_status st = request_in_pool(c, r, weights_buffer, procedure, q);
     rt->objc_autoreleasePoolPop(pool);
     if (st != ANE_OK) {
-        req_free(rt, q);
+        ane_req_free(rt, q);
         return st;
     }
-    r->impl = q;
+    *out = q;
     return ANE_OK;
+}
+
+static ane_status ne_request_create(ane_request *r)
+{
+    ane_req *q;
+    ane_status st = ane_req_create(ctx_of(r->program->backend), r, NULL, 0, &q);
+    if (st == ANE_OK) r->impl = q;
+    return st;
 }
 
 static void ne_request_free(ane_request *r)
 {
-    req_free(ctx_of(r->program->backend)->oc.rt, r->impl);
+    ane_req_free(ctx_of(r->program->backend)->oc.rt, r->impl);
     r->impl = NULL;
 }
 
@@ -511,4 +506,5 @@ const ane_backend_ops ane_ane_backend_ops = {
     .request_create = ne_request_create,
     .request_free = ne_request_free,
     .request_eval = ne_request_eval,
+    .query_json = ane_query_json,
 };

@@ -69,6 +69,16 @@ ane_status ane_objc_bind(const ane_rt *rt, ane_objc *oc)
                       kind == ANE_CLASS_MSG ? '+' : '-', class_names[CLASS_##cls_field], selector);
     ANE_OBJC_MESSAGES(CHECK_MESSAGE)
 #undef CHECK_MESSAGE
+    /* The queries' messages: always optional (objc_table.h). */
+#define CHECK_OPTIONAL(field, cls_field, kind, selector, ret, params, args)                 \
+    oc->sel.field = rt->sel_registerName(selector);                                        \
+    oc->have.field = find_method(oc, oc->cls.cls_field, kind, oc->sel.field) != NULL;
+#define CHECK_OPTIONAL_VOID(field, cls_field, kind, selector, params, args)                 \
+    CHECK_OPTIONAL(field, cls_field, kind, selector, void, params, args)
+    ANE_OBJC_QUERY_MESSAGES(CHECK_OPTIONAL)
+    ANE_OBJC_QUERY_VOID_MESSAGES(CHECK_OPTIONAL_VOID)
+#undef CHECK_OPTIONAL
+#undef CHECK_OPTIONAL_VOID
     oc->sel.get_uuid = rt->sel_registerName(ANE_GET_UUID_SELECTOR);
     if (missing.len) {
         ane_status st = ane_fail(ANE_ERR_NO_BACKEND,

@@ -72,11 +72,28 @@ int ane_objc_take_exception(char *buf, size_t cap)
         return (ret)0;                                                              \
     }
 ANE_OBJC_MESSAGES(GUARDED)
+ANE_OBJC_QUERY_MESSAGES(GUARDED)
 #undef GUARDED
+
+#define GUARDED_VOID(field, cls, kind, selector, params, args)                      \
+    static void guarded_##field params                                              \
+    {                                                                               \
+        @try {                                                                      \
+            ((void(*) params)objc_msgSend) args;                                    \
+        } @catch (id exception) {                                                   \
+            record(exception);                                                      \
+        }                                                                           \
+    }
+ANE_OBJC_QUERY_VOID_MESSAGES(GUARDED_VOID)
+#undef GUARDED_VOID
 
 void ane_objc_guarded_msgs(ane_objc_msgs *msg)
 {
 #define FILL(field, cls, kind, selector, ret, params, args) msg->field = guarded_##field;
+#define FILL_VOID(field, cls, kind, selector, params, args) msg->field = guarded_##field;
     ANE_OBJC_MESSAGES(FILL)
+    ANE_OBJC_QUERY_MESSAGES(FILL)
+    ANE_OBJC_QUERY_VOID_MESSAGES(FILL_VOID)
 #undef FILL
+#undef FILL_VOID
 }

@@ -63,7 +63,11 @@ typedef struct ane_cf_callbacks ane_cf_callbacks;
     C(perf_stats, "_ANEPerformanceStats", 0)                    \
     C(client, "_ANEClient", 0)                                  \
     C(device_info, "_ANEDeviceInfo", 0)                         \
-    C(nsuuid, "NSUUID", 0)
+    C(nsuuid, "NSUUID", 0)                                      \
+    C(shared_events, "_ANESharedEvents", 0)                     \
+    C(shared_signal_event, "_ANESharedSignalEvent", 0)          \
+    C(shared_wait_event, "_ANESharedWaitEvent", 0)              \
+    C(chaining_request, "_ANEChainingRequest", 0)
 
 /* Is the message sent to the class itself (+) or to its instances (-)? */
 #define ANE_CLASS_MSG 0
@@ -131,6 +135,47 @@ typedef struct ane_cf_callbacks ane_cf_callbacks;
       (cls, op))                                                                              \
     X(device_build, device_info, ANE_CLASS_MSG, "buildVersion", id, (Class cls, SEL op),     \
       (cls, op))
+
+/* ---------------------------------------------------------------- the probe queries' messages
+ * Used only by the "perf-stats" and "advanced" queries (query.c). Every one is optional, even
+ * on a required class: a missing one is reported in the query's answer, never fatal.
+ * Signatures: reference/ane-ecosystem.md §(a) and §2 (ncdrone/ane: perfStatsMask u32, direct
+ * eval (model, @{}, request, u32 qos, error)), ane-maderix.md §2.6 (the real-time and chaining
+ * selectors of _ANEClient). _ANEClient's methods take the _ANEModel behind the in-memory
+ * model (-[_ANEInMemoryModel model]), as its schema accessor does (ane-ecosystem.md §(a)). */
+#define ANE_OBJC_QUERY_MESSAGES(X)                                                            \
+    X(model_stats_mask, model, ANE_INSTANCE_MSG, "perfStatsMask", unsigned, (id self, SEL op), \
+      (self, op))                                                                             \
+    X(model_inner, model, ANE_INSTANCE_MSG, "model", id, (id self, SEL op), (self, op))       \
+    X(client_shared, client, ANE_CLASS_MSG, "sharedConnection", id, (Class cls, SEL op),     \
+      (cls, op))                                                                              \
+    X(client_eval_direct, client, ANE_INSTANCE_MSG,                                           \
+      "doEvaluateDirectWithModel:options:request:qos:error:", BOOL,                          \
+      (id self, SEL op, id model, id options, id request, unsigned qos, id *error),          \
+      (self, op, model, options, request, qos, error))                                        \
+    X(client_rt_begin, client, ANE_INSTANCE_MSG, "beginRealTimeTask", BOOL,                  \
+      (id self, SEL op), (self, op))                                                          \
+    X(client_rt_end, client, ANE_INSTANCE_MSG, "endRealTimeTask", BOOL, (id self, SEL op),   \
+      (self, op))                                                                             \
+    X(client_rt_load, client, ANE_INSTANCE_MSG, "loadRealTimeModel:options:qos:error:", BOOL, \
+      (id self, SEL op, id model, id options, unsigned qos, id *error),                      \
+      (self, op, model, options, qos, error))                                                 \
+    X(client_rt_unload, client, ANE_INSTANCE_MSG, "unloadRealTimeModel:options:qos:error:",  \
+      BOOL, (id self, SEL op, id model, id options, unsigned qos, id *error),                \
+      (self, op, model, options, qos, error))                                                 \
+    X(client_rt_eval, client, ANE_INSTANCE_MSG, "evaluateRealTimeWithModel:options:request:error:", \
+      BOOL, (id self, SEL op, id model, id options, id request, id *error),                  \
+      (self, op, model, options, request, error))                                             \
+    X(client_prepare_chaining, client, ANE_INSTANCE_MSG,                                      \
+      "prepareChainingWithModel:options:chainingReq:qos:error:", BOOL,                       \
+      (id self, SEL op, id model, id options, id chaining_request, unsigned qos, id *error), \
+      (self, op, model, options, chaining_request, qos, error))
+
+/* The same for messages that return nothing: V(field, class, kind, "selector", (parameters),
+ * (argument names)). A separate list because a void call cannot be `return`ed in C. */
+#define ANE_OBJC_QUERY_VOID_MESSAGES(V)                                                       \
+    V(model_set_stats_mask, model, ANE_INSTANCE_MSG, "setPerfStatsMask:",                     \
+      (id self, SEL op, unsigned mask), (self, op, mask))
 
 /* The guard of a failed evaluation: _ANEClient's failure report calls -getUUID, which
  * _ANEInMemoryModel lacks on some macOS versions, so a failed eval raises

@@ -15,14 +15,22 @@
 /* One typed function pointer per message of objc_table.h. */
 typedef struct ane_objc_msgs {
 #define ANE_MSG_FIELD(field, cls, kind, selector, ret, params, args) ret (*field) params;
+#define ANE_VOID_MSG_FIELD(field, cls, kind, selector, params, args) void (*field) params;
     ANE_OBJC_MESSAGES(ANE_MSG_FIELD)
+    ANE_OBJC_QUERY_MESSAGES(ANE_MSG_FIELD)
+    ANE_OBJC_QUERY_VOID_MESSAGES(ANE_VOID_MSG_FIELD)
 #undef ANE_MSG_FIELD
+#undef ANE_VOID_MSG_FIELD
 } ane_objc_msgs;
 
 typedef struct ane_objc_sels {
 #define ANE_SEL_FIELD(field, cls, kind, selector, ret, params, args) SEL field;
+#define ANE_VOID_SEL_FIELD(field, cls, kind, selector, params, args) SEL field;
     ANE_OBJC_MESSAGES(ANE_SEL_FIELD)
+    ANE_OBJC_QUERY_MESSAGES(ANE_SEL_FIELD)
+    ANE_OBJC_QUERY_VOID_MESSAGES(ANE_VOID_SEL_FIELD)
 #undef ANE_SEL_FIELD
+#undef ANE_VOID_SEL_FIELD
     SEL get_uuid;
 } ane_objc_sels;
 
@@ -99,6 +107,7 @@ typedef struct ane_rt {
      * is non-zero. */
     int (*list_dir)(const char *dir, int (*fn)(void *ctx, const ane_rt_dirent *e), void *ctx);
     void (*sleep_ms)(unsigned ms);
+    uint64_t (*now_ns)(void);         /* a monotonic clock, for the queries' timings */
     int (*sysctlbyname)(const char *name, void *value, size_t *len, void *newp, size_t newlen);
 } ane_rt;
 

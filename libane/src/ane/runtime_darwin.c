@@ -93,6 +93,13 @@ static void darwin_sleep_ms(unsigned ms)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
+static uint64_t darwin_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(ANE_CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static ane_rt darwin_rt;
 static pthread_once_t darwin_once = PTHREAD_ONCE_INIT;
 
@@ -142,6 +149,7 @@ static void darwin_fill(void)
     rt->rmdir = rmdir;
     rt->list_dir = darwin_list_dir;
     rt->sleep_ms = darwin_sleep_ms;
+    rt->now_ns = darwin_now_ns;
     rt->sysctlbyname = sysctlbyname;
 }
 
