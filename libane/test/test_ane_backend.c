@@ -438,6 +438,272 @@ static void test_failures(void)
     fake_reset();
 }
 
+
+/* ---------------------------------------------------------------- the probe queries */
+
+/* A strict JSON syntax check (RFC 8259 values), so a query's answer is one valid document. */
+static const char *json_value(const char *p);
+static const char *json_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
+    return p;
+}
+static const char *json_string(const char *p)
+{
+    if (*p++ != '"') return NULL;
+    while (*p && *p != '"') {
+        if ((unsigned char)*p < 0x20) return NULL;
+        if (*p == '\\') p++;
+        if (*p) p++;
+    }
+    return *p == '"' ? p + 1 : NULL;
+}
+static const char *json_value(const char *p)
+{
+    p = json_ws(p);
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        p = json_ws(p + 1);
+        if (*p == close) return p + 1;
+        for (;;) {
+            if (close == '}') {
+                p = json_string(json_ws(p));
+                if (!p || *(p = json_ws(p)) != ':') return NULL;
+                p++;
+            }
+            if (!(p = json_value(p))) return NULL;
+            p = json_ws(p);
+            if (*p == close) return p + 1;
+            if (*p++ != ',') return NULL;
+        }
+    }
+    if (*p == '"') return json_string(p);
+    if (!strncmp(p, "true", 4)) return p + 4;
+    if (!strncmp(p, "false", 5)) return p + 5;
+    if (!strncmp(p, "null", 4)) return p + 4;
+    char *end;
+    strtod(p, &end);
+    return end > p ? end : NULL;
+}
+static int json_valid(const char *s)
+{
+    const char *end = s ? json_value(s) : NULL;
+    return end && *json_ws(end) == '\0';
+}
+
+/* The whole answer through the public ane_backend_query_json (query.c adds the envelope). One
+ * call with a large buffer: each call runs the experiments again. */
+static char *query(ane_backend *b, const char *what)
+{
+    size_t needed = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    ane_status st = ane_backend_query_json(b, what, buf, cap, &needed);
+    if (st != ANE_OK) {
+        printf("  query %s: %d %s (needed %zu)\n", what, st, ane_last_error(), needed);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The object of the answer whose "name" is `name` holds `want` (searching up to its '}'). */
+static int object_has(const char *json, const char *name, const char *want)
+{
+    char key[128];
+    snprintf(key, sizeof key, "{\"name\":\"%s\"", name);
+    const char *at = json ? strstr(json, key) : NULL;
+    if (!at) return 0;
+    /* the object's end: the matching brace */
+    int depth = 0;
+    const char *end = at;
+    for (; *end; end++) {
+        if (*end == '{') depth++;
+        if (*end == '}' && --depth == 0) break;
+    }
+    const char *hit = strstr(at, want);
+    return hit && hit < end;
+}
+
+/* Open, ask, close; checks the leak, pool, real-time and JSON invariants every answer needs. */
+static char *ask(const char *what)
+{
+    ane_backend *b = open_backend();
+    if (!b) return NULL;
+    int live_before = fake.live_objects;
+    char *json = query(b, what);
+    CHECK(json_valid(json), "%s: one valid JSON document: %s", what, json ? json : "(none)");
+    CHECK(json && strncmp(json, "{\"query\":\"", 10) == 0 && strstr(json, "\"backend\":\"ane\",\"applicable\":true,"),
+          "%s: the envelope, then applicable first: %.120s", what, json ? json : "");
+    CHECK(fake.pool_depth == 0 && !strstr(fake.log, "pool-mismatch") && !strstr(fake.log, "autorelease-without-pool"),
+          "%s: pools balanced", what);
+    CHECK(fake.live_objects == live_before && fake.over_releases == 0, "%s: no leak (%d live, %d before), no over-release (%d)",
+          what, fake.live_objects, live_before, fake.over_releases);
+    CHECK(fake.rt_tasks == 0 && fake.rt_loaded == 0, "%s: every real-time task and load undone (%d, %d)", what,
+          fake.rt_tasks, fake.rt_loaded);
+    CHECK(!exception_pending, "%s: no exception left pending", what);
+    close_backend(b);
+    return json;
+}
+
+static void test_query_perf_stats(void)
+{
+    fake_reset();
+    fake_cfg.hw_ns = 5000;
+    char *j = ask("perf-stats");
+    const char *want[] = {"\"query\":\"perf-stats\"", "\"stats_attached\":true", "\"hw_ns\":5000", "\"mask_set\":true",
+                          "\"mask\":4294967295", "\"mask_read_back\":4294967295", "\"hw_ns_with_mask\":5000",
+                          "\"hw_time_nonzero\":true", "\"error\":null", "conv 1x1, 256 channels, spatial 64"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) CHECK(j && strstr(j, want[i]), "perf-stats has %s: %s", want[i], j);
+    const char *fields[][2] = {{"_ANEPerformanceStats", "{\"name\":\"statsWithHardwareExecutionNS:\",\"exists\":true}"},
+                               {"_ANEPerformanceStats", "{\"name\":\"hwExecutionTime\",\"exists\":true}"},
+                               {"_ANEPerformanceStats", "{\"name\":\"pStatsRawData\",\"exists\":true}"},
+                               {"_ANEInMemoryModel", "{\"name\":\"setPerfStatsMask:\",\"exists\":true}"},
+                               {"_ANERequest", "{\"name\":\"setPerfStats:\",\"exists\":true}"}};
+    for (size_t i = 0; i < 5; i++) CHECK(object_has(j, fields[i][0], fields[i][1]), "%s has %s", fields[i][0], fields[i][1]);
+    const char *order[] = {"compile qos=21\n", "load qos=21\n", "request in=1 out=1 stats=1\n", "eval qos=21\n",
+                           "unload qos=21\n", "setPerfStatsMask 4294967295\n", "load qos=21\n", "eval qos=21\n", "unload qos=21\n"};
+    CHECK(log_in_order(order, 9), "perf-stats: eval, then unload, set the mask, reload, eval, unload");
+    CHECK(fake.compile_saw_files == 1 && fake.n_weights == 1, "the bench's weight file reached the compiler");
+    free(j);
+
+    /* the time appears only once the mask is set */
+    fake_reset();
+    fake_cfg.hw_ns = 7000;
+    fake_cfg.hw_needs_mask = 1;
+    j = ask("perf-stats");
+    CHECK(j && strstr(j, "\"hw_ns\":0,") && strstr(j, "\"hw_ns_with_mask\":7000") && strstr(j, "\"hw_time_nonzero\":true"),
+          "hw time only with the mask: %s", j);
+    free(j);
+
+    /* never a time; the mask setter absent; a stats method absent */
+    fake_reset();
+    fake_cfg.absent[0] = "setPerfStatsMask:";
+    fake_cfg.absent[1] = "perfCounterData";
+    j = ask("perf-stats");
+    CHECK(j && strstr(j, "\"hw_ns\":0,") && strstr(j, "\"mask_set\":false") && strstr(j, "\"mask\":null") &&
+              strstr(j, "\"hw_ns_with_mask\":null") && strstr(j, "\"hw_time_nonzero\":false"),
+          "zero time, no mask setter: %s", j);
+    CHECK(object_has(j, "_ANEInMemoryModel", "{\"name\":\"setPerfStatsMask:\",\"exists\":false}") &&
+              object_has(j, "_ANEPerformanceStats", "{\"name\":\"perfCounterData\",\"exists\":false}") &&
+              object_has(j, "_ANEPerformanceStats", "{\"name\":\"hwExecutionTime\",\"exists\":true}"),
+          "absent methods reported: %s", j);
+    CHECK(!strstr(fake.log, "setPerfStatsMask"), "no call of an absent method");
+    free(j);
+
+    /* no stats class at all */
+    fake_reset();
+    fake_cfg.missing_class = "_ANEPerformanceStats";
+    j = ask("perf-stats");
+    CHECK(j && strstr(j, "{\"name\":\"_ANEPerformanceStats\",\"exists\":false,") && strstr(j, "\"stats_attached\":false") &&
+              strstr(j, "\"hw_ns\":null") && strstr(j, "\"hw_time_nonzero\":null") && strstr(j, "\"error\":\"no _ANEPerformanceStats"),
+          "no stats class: %s", j);
+    CHECK(object_has(j, "_ANEPerformanceStats", "{\"name\":\"hwExecutionTime\",\"exists\":false}"), "its methods absent too");
+    free(j);
+
+    /* the bench does not compile: the answer says why, the query still succeeds */
+    fake_reset();
+    fake_cfg.compile_fails = 1;
+    j = ask("perf-stats");
+    CHECK(j && strstr(j, "\"error\":\"the test program could not be set up: compile:") && strstr(j, "InvalidMILProgram") &&
+              strstr(j, "\"hw_time_nonzero\":null"),
+          "compile failure in the answer: %s", j);
+    free(j);
+    fake_reset();
+}
+
+static void test_query_advanced(void)
+{
+    fake_reset();
+    char *j = ask("advanced");
+    const char *names[] = {"shared_events", "weights_buffer", "procedure_index", "chaining", "real_time", "direct_eval"};
+    for (int i = 0; i < 6; i++) CHECK(object_has(j, names[i], "\"exists\":true"), "%s exists: %s", names[i], j);
+    CHECK(object_has(j, "shared_events", "\"works\":null") && object_has(j, "shared_events", "not exercised"), "shared events not tried");
+    CHECK(object_has(j, "weights_buffer", "\"works\":false") && object_has(j, "weights_buffer", "ignored"),
+          "the fake ignores the weightsBuffer, and the answer says so: %s", j);
+    CHECK(object_has(j, "procedure_index", "\"works\":false") && object_has(j, "procedure_index", "0: ok; 1: failed") &&
+              object_has(j, "procedure_index", "status 0x2"),
+          "procedure 0 works, 1.. fail: %s", j);
+    CHECK(object_has(j, "chaining", "\"works\":false") && object_has(j, "chaining", "exists, failed: ") &&
+              object_has(j, "chaining", "chainingReq is nil"),
+          "chaining fails cleanly: %s", j);
+    CHECK(object_has(j, "real_time", "\"works\":true") && object_has(j, "real_time", "identical to the standard path"),
+          "real time works: %s", j);
+    CHECK(object_has(j, "direct_eval", "\"works\":true") && object_has(j, "direct_eval", "identical to the standard path") &&
+              object_has(j, "direct_eval", " ms for one eval"),
+          "direct eval works: %s", j);
+    const char *order[] = {"load qos=21\n", "eval qos=21\n", "prepare-chaining nil\n", "rt-begin\n", "rt-load qos=21\n",
+                           "rt-eval\n", "rt-unload qos=21\n", "rt-end\n", "direct-eval qos=21\n", "unload qos=21\n"};
+    CHECK(log_in_order(order, 10), "advanced: standard eval, chaining, real time (begin, load, eval, unload, end), direct");
+    free(j);
+
+    /* the weightsBuffer overrides, every procedure index works */
+    fake_reset();
+    fake_cfg.weights_buffer_overrides = 1;
+    fake_cfg.procedures = 4;
+    j = ask("advanced");
+    CHECK(object_has(j, "weights_buffer", "\"works\":true") && object_has(j, "weights_buffer", "overrides"),
+          "weightsBuffer overriding: %s", j);
+    CHECK(object_has(j, "procedure_index", "\"works\":true") && object_has(j, "procedure_index", "3: ok"), "indices 0..3: %s", j);
+    free(j);
+
+    /* failures: direct eval and the real-time load (the task is still ended) */
+    fake_reset();
+    fake_cfg.direct_fails = 1;
+    fake_cfg.rt_load_fails = 1;
+    j = ask("advanced");
+    CHECK(object_has(j, "direct_eval", "\"works\":false") && object_has(j, "direct_eval", "exists, failed: ") &&
+              object_has(j, "direct_eval", "fake direct eval failure"),
+          "direct eval failing: %s", j);
+    CHECK(object_has(j, "real_time", "\"works\":false") && object_has(j, "real_time", "fake real-time load failure"),
+          "real-time load failing: %s", j);
+    CHECK(strstr(fake.log, "rt-end\n") && !strstr(fake.log, "rt-eval"), "no eval after the failed load; the task ended");
+    free(j);
+
+    /* absent pieces */
+    fake_reset();
+    fake_cfg.absent[0] = "_ANEChainingRequest";
+    fake_cfg.absent[1] = "_ANESharedWaitEvent";
+    fake_cfg.absent[2] = "unloadRealTimeModel:options:qos:error:";
+    fake_cfg.absent[3] = "sharedConnection";
+    j = ask("advanced");
+    CHECK(object_has(j, "shared_events", "\"exists\":false") && object_has(j, "shared_events", "missing: _ANESharedWaitEvent\""),
+          "a shared-event class missing: %s", j);
+    CHECK(object_has(j, "chaining", "\"exists\":false") && object_has(j, "chaining", "\"works\":null") &&
+              object_has(j, "chaining", "missing: _ANEChainingRequest\""),
+          "chaining missing: %s", j);
+    CHECK(object_has(j, "real_time", "\"exists\":true") && object_has(j, "real_time", "\"works\":null") &&
+              object_has(j, "real_time", "not tried: -[_ANEClient unloadRealTimeModel:options:qos:error:] is missing"),
+          "real time not tried without its undo: %s", j);
+    CHECK(object_has(j, "direct_eval", "\"exists\":false") && object_has(j, "direct_eval", "missing: +[_ANEClient sharedConnection]"),
+          "direct eval missing: %s", j);
+    CHECK(!strstr(fake.log, "rt-") && !strstr(fake.log, "direct-eval") && !strstr(fake.log, "prepare-chaining"),
+          "nothing absent or unsafe was called: %s", fake.log);
+    free(j);
+
+    /* the bench does not load: everything that evaluates says so */
+    fake_reset();
+    fake_cfg.load_failures = 2;
+    j = ask("advanced");
+    CHECK(object_has(j, "weights_buffer", "\"works\":null") &&
+              object_has(j, "direct_eval", "not tried: the test program could not be set up: load:"),
+          "load failure: %s", j);
+    free(j);
+
+    /* home directories in error texts are cut out */
+    fake_reset();
+    ane_strbuf sb = {0};
+    ane_backend *b = open_backend();
+    if (b) {
+        fake_cfg.compile_fails = 1;
+        ops->query_json(b, "advanced", &sb);
+        CHECK(sb.data && !strstr(sb.data, "/Users/") && strstr(sb.data, "InvalidMILProgram in ~/tmp/model.mil"),
+              "the error's home path is cut to ~: %s", sb.data);
+        close_backend(b);
+    }
+    ane_sb_free(&sb);
+    fake_reset();
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);  /* FAIL lines survive a sanitizer exit */
@@ -456,6 +722,8 @@ int main(void)
     test_lifecycle();
     test_no_weights_and_shared_dir();
     test_failures();
+    test_query_perf_stats();
+    test_query_advanced();
 
     CHECK(rmdir(tmp) == 0, "every temp directory was removed ($TMPDIR is empty again)");
     ane_rt_use(NULL);

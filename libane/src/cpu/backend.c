@@ -17,6 +17,8 @@ typedef struct cpu_program {
     char **names;
     unsigned char **blobs;
     size_t *sizes;
+    float **saved;                 /* per input, then output: a buffer's own data while the
+                                      tensor lives in the caller's surface (NULL: copied) */
     pthread_mutex_t eval_lock;     /* one eval at a time: evals share the plan's buffers */
 } cpu_program;
 
@@ -149,6 +151,7 @@ static void free_program(cpu_program *cp)
     free(cp->names);
     free(cp->blobs);
     free(cp->sizes);
+    free(cp->saved);
     pthread_mutex_destroy(&cp->eval_lock);
     free(cp);
 }
@@ -163,6 +166,8 @@ static ane_status cpu_program_compile(ane_program *p, const char *mil, size_t mi
     ane_status st = ANE_OK;
     cp->plan = cpu_plan_build(p->ir, p->numerics == ANE_NUMERICS_FP16, &st);
     if (!cp->plan) { free_program(cp); return st; }
+    cp->saved = calloc((size_t)(cp->plan->n_inputs + cp->plan->n_outputs) + 1, sizeof(float *));
+    if (!cp->saved) { free_program(cp); return ane_fail(ANE_ERR_NO_MEMORY, "cpu backend: out of memory"); }
     cp->n_weights = n_weights;
     cp->names = calloc(n_weights + 1, sizeof(char *));
     cp->blobs = calloc(n_weights + 1, sizeof(unsigned char *));
@@ -268,25 +273,73 @@ static ane_status move_io(const ane_io_desc *d, void *surface, float *data, int 
     return ANE_OK;
 }
 
+/* Can tensor t of the plan live in the caller's surface for this eval, instead of being copied
+ * through its own buffer? Only when no conversion is needed (fp32 in the surface; for an input
+ * also fp32 numerics, since ANE numerics round what it reads), the surface's rows are packed
+ * (row stride = row length), and t is the whole of a buffer no other bound tensor uses. An
+ * output's buffer must also be written by a step (an output that is a constant, or a view of
+ * an input, is copied as before). Surfaces are 64-byte aligned like the plan's buffers. */
+static int direct_io(const cpu_plan *plan, const ane_io_desc *d, int t, int fp16, int is_output)
+{
+    int64_t cols = d->rank ? d->shape[d->rank - 1] : 1;
+    if (d->dtype != ANE_DTYPE_FP32 || (!is_output && fp16)) return 0;
+    if (d->row_stride_bytes != (uint64_t)cols * sizeof(float)) return 0;
+    const cpu_tensor *x = &plan->tensors[t];
+    if (x->buffer < 0 || x->offset != 0 || !cpu_is_contiguous(x) || cpu_elems(x) != plan->buffers[x->buffer].elems)
+        return 0;
+    int bound = 0, written = !is_output;
+    for (int i = 0; i < plan->n_inputs; i++) bound += plan->tensors[plan->input_tensors[i]].buffer == x->buffer;
+    for (int i = 0; i < plan->n_outputs; i++) bound += plan->tensors[plan->output_tensors[i]].buffer == x->buffer;
+    for (int i = 0; i < plan->n_steps && !written; i++) written = plan->tensors[plan->steps[i].out].buffer == x->buffer;
+    return bound == 1 && written;
+}
+
 static ane_status cpu_request_eval(ane_request *r, uint32_t qos, ane_eval_timing *t)
 {
     ane_program *p = r->program;
     cpu_program *cp = p->impl;
-    const cpu_plan *plan = cp->plan;
+    cpu_plan *plan = cp->plan;
     if (t) t->hw_ns = -1;
     if (r->n_inputs != (uint32_t)plan->n_inputs || r->n_outputs != (uint32_t)plan->n_outputs)
         return ane_fail(ANE_ERR_BINDING, "cpu backend: the request binds %u inputs and %u outputs; the program has %d and %d",
                         r->n_inputs, r->n_outputs, plan->n_inputs, plan->n_outputs);
+    /* A surface bound twice (an input also an output) is always copied: the plan must not
+     * overwrite what it still reads. */
+    int shared = 0;
+    for (uint32_t i = 0; i < r->n_inputs; i++)
+        for (uint32_t o = 0; o < r->n_outputs; o++) shared |= r->inputs[i]->base == r->outputs[o]->base;
     pthread_mutex_lock(&cp->eval_lock);
+    /* Direct tensors point their buffer at the surface for this eval (restored below): in fp32
+     * numerics the weights in a packed input are read in place, and results land in place. */
+    float **saved_in = cp->saved, **saved_out = cp->saved + plan->n_inputs;
     for (uint32_t i = 0; i < r->n_inputs; i++) {
         int ti = plan->input_tensors[i];
-        move_io(&p->inputs[i], r->inputs[i]->base, cpu_data(plan, ti), plan->fp16, 0);
+        saved_in[i] = NULL;
+        if (!shared && direct_io(plan, &p->inputs[i], ti, plan->fp16, 0)) {
+            cpu_buffer *b = &plan->buffers[plan->tensors[ti].buffer];
+            saved_in[i] = b->data;
+            b->data = r->inputs[i]->base;
+        } else {
+            move_io(&p->inputs[i], r->inputs[i]->base, cpu_data(plan, ti), plan->fp16, 0);
+        }
+    }
+    for (uint32_t i = 0; i < r->n_outputs; i++) {
+        int to = plan->output_tensors[i];
+        saved_out[i] = NULL;
+        if (!shared && direct_io(plan, &p->outputs[i], to, plan->fp16, 1)) {
+            cpu_buffer *b = &plan->buffers[plan->tensors[to].buffer];
+            saved_out[i] = b->data;
+            b->data = r->outputs[i]->base;
+        }
     }
     ane_status st = cpu_plan_run(plan);
-    for (uint32_t i = 0; st == ANE_OK && i < r->n_outputs; i++) {
+    for (uint32_t i = 0; i < r->n_outputs; i++) {
         int to = plan->output_tensors[i];
-        move_io(&p->outputs[i], r->outputs[i]->base, cpu_data(plan, to), plan->fp16, 1);
+        if (saved_out[i]) plan->buffers[plan->tensors[to].buffer].data = saved_out[i];
+        else if (st == ANE_OK) move_io(&p->outputs[i], r->outputs[i]->base, cpu_data(plan, to), plan->fp16, 1);
     }
+    for (uint32_t i = 0; i < r->n_inputs; i++)
+        if (saved_in[i]) plan->buffers[plan->tensors[plan->input_tensors[i]].buffer].data = saved_in[i];
     pthread_mutex_unlock(&cp->eval_lock);
     return st;
 }

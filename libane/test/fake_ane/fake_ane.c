@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fake_ane.h"
+#include "../../src/core/fp16.h"
 
 fake_config fake_cfg;
 fake_state fake;
@@ -21,7 +22,7 @@ fake_state fake;
 
 typedef enum {
     K_CLASS, K_DATA, K_STRING, K_NUMBER, K_DICT, K_ARRAY, K_SURFACE, K_SURFOBJ, K_DESCRIPTOR,
-    K_MODEL, K_REQUEST, K_STATS, K_ERROR, K_UUID
+    K_MODEL, K_REQUEST, K_STATS, K_ERROR, K_UUID, K_ANE_MODEL, K_CLIENT
 } kind;
 
 typedef struct fobj {
@@ -37,6 +38,8 @@ typedef struct fobj {
     struct fobj *refs_to[8];         /* what this object retains */
     int locks;                       /* K_SURFACE */
     int loaded;                      /* K_MODEL */
+    unsigned stats_mask;             /* K_MODEL: setPerfStatsMask: */
+    int mask_at_load;                /* K_MODEL: a mask was set when it was last loaded */
     struct fobj *next_all;
 } fobj;
 
@@ -148,11 +151,22 @@ static fobj classes[] = {
     {.kind = K_CLASS, .class_name = "_ANEClient"},
     {.kind = K_CLASS, .class_name = "_ANEDeviceInfo"},
     {.kind = K_CLASS, .class_name = "NSUUID"},
+    {.kind = K_CLASS, .class_name = "_ANESharedEvents"},
+    {.kind = K_CLASS, .class_name = "_ANESharedSignalEvent"},
+    {.kind = K_CLASS, .class_name = "_ANESharedWaitEvent"},
+    {.kind = K_CLASS, .class_name = "_ANEChainingRequest"},
 };
+
+static int is_absent(const char *name)
+{
+    for (int i = 0; i < 8; i++)
+        if (fake_cfg.absent[i] && strcmp(fake_cfg.absent[i], name) == 0) return 1;
+    return 0;
+}
 
 static Class fake_getClass(const char *name)
 {
-    if (fake_cfg.missing_class && strcmp(name, fake_cfg.missing_class) == 0) return NULL;
+    if ((fake_cfg.missing_class && strcmp(name, fake_cfg.missing_class) == 0) || is_absent(name)) return NULL;
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
         if (strcmp(classes[i].class_name, name) == 0) return (Class)(void *)&classes[i];
     return NULL;
@@ -178,7 +192,7 @@ static Method find_method(Class cls, SEL sel)
 {
     if (!cls || !sel) return NULL;
     const char *name = sel_name(sel);
-    if (fake_cfg.missing_selector && strcmp(name, fake_cfg.missing_selector) == 0) return NULL;
+    if ((fake_cfg.missing_selector && strcmp(name, fake_cfg.missing_selector) == 0) || is_absent(name)) return NULL;
     if (strcmp(name, "getUUID") == 0) return added_get_uuid ? (Method)(void *)sel : NULL;
     return (Method)(void *)sel;
 }
@@ -438,7 +452,7 @@ static BOOL m_model_compile(id self, SEL op, unsigned qos, id options, id *error
     fake.compile_saw_files = ok ? 1 : -1;
     if (!options || OBJ(options)->kind != K_DICT || OBJ(options)->n != 0) fake.descriptor_checks_failed++;
     if (fake_cfg.compile_fails || !w) {  /* nil weights: the real compile fails (maderix 20cd236) */
-        *error = AS_ID(make_error("fake compile failure: InvalidMILProgram"));
+        *error = AS_ID(make_error("fake compile failure: InvalidMILProgram in /Users/someone/tmp/model.mil"));
         return 0;
     }
     return 1;
@@ -454,6 +468,75 @@ static BOOL m_model_load(id self, SEL op, unsigned qos, id options, id *error)
         return 0;
     }
     OBJ(self)->loaded = 1;
+    OBJ(self)->mask_at_load = OBJ(self)->stats_mask != 0;
+    return 1;
+}
+
+/* A little-endian u64 of a blob file. */
+static uint64_t blob_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* The fp16 weights of a one-blob weight file (MILBlob v2): the payload, or NULL. */
+static const unsigned char *blob_payload(const unsigned char *file, size_t len, size_t *payload_len)
+{
+    if (len < 128) return NULL;
+    uint64_t size = blob_u64(file + 64 + 8), at = blob_u64(file + 64 + 16);
+    if (at + size > len) return NULL;
+    *payload_len = (size_t)size;
+    return file + at;
+}
+
+/* What the fake device computes for a request. A program with one weight blob is a 1x1 conv
+ * y[o,s] = sum_i w[o,i] x[i,s] (C from the blob, S from the input size), accumulated in
+ * float and rounded to fp16; a program without weights is the identity (output i = input i).
+ * The weightsBuffer (a surface object) replaces the blob when fake_cfg says so. */
+static BOOL run_request(fobj *model, fobj *r, id *error)
+{
+    fobj *proc = r->refs_to[4];
+    int limit = fake_cfg.procedures > 0 ? fake_cfg.procedures : 1;
+    if (proc && (proc->number < 0 || proc->number >= limit)) {
+        *error = AS_ID(make_error("fake: no such procedure, status 0x2"));
+        return 0;
+    }
+    fobj *ins = r->refs_to[0], *outs = r->refs_to[2], *stats = r->refs_to[5], *wbuf = r->refs_to[6];
+    fobj *d = model->refs_to[0], *w = d->refs_to[1];
+    fobj *data = w && w->n == 1 ? dict_get(w->values[0], "data") : NULL;
+    const unsigned char *file = data ? data->bytes : NULL;
+    size_t file_len = data ? data->len : 0;
+    if (wbuf && fake_cfg.weights_buffer_overrides && wbuf->kind == K_SURFOBJ) {
+        file = wbuf->refs_to[0]->bytes;
+        file_len = wbuf->refs_to[0]->len;
+    }
+    size_t payload_len = 0;
+    const unsigned char *payload = file ? blob_payload(file, file_len, &payload_len) : NULL;
+    if (payload && ins->n == 1 && outs->n == 1) {
+        size_t c = 1;
+        while ((c + 1) * (c + 1) * 2 <= payload_len) c++;
+        fobj *x = ins->values[0]->refs_to[0], *y = outs->values[0]->refs_to[0];
+        size_t s_len = x->len / 2 / c;
+        for (size_t o = 0; o < c; o++)
+            for (size_t s = 0; s < s_len; s++) {
+                float sum = 0;
+                for (size_t i = 0; i < c; i++) {
+                    uint16_t wh, xh;
+                    memcpy(&wh, payload + (o * c + i) * 2, 2);
+                    memcpy(&xh, x->bytes + (i * s_len + s) * 2, 2);
+                    sum += ane_fp16_to_fp32(wh) * ane_fp16_to_fp32(xh);
+                }
+                uint16_t h = ane_fp32_to_fp16(sum);
+                memcpy(y->bytes + (o * s_len + s) * 2, &h, 2);
+            }
+    } else {
+        for (size_t i = 0; i < ins->n && i < outs->n; i++) {
+            fobj *a = ins->values[i]->refs_to[0], *b = outs->values[i]->refs_to[0];
+            memcpy(b->bytes, a->bytes, a->len < b->len ? a->len : b->len);
+        }
+    }
+    if (stats) stats->number = fake_cfg.hw_needs_mask && !model->mask_at_load ? 0 : (int64_t)fake_cfg.hw_ns;
     return 1;
 }
 
@@ -480,14 +563,7 @@ static BOOL m_model_eval(id self, SEL op, unsigned qos, id options, id request, 
         *error = AS_ID(make_error("fake eval failure 0x1d"));
         return 0;
     }
-    /* An identity program: output i = input i. */
-    fobj *ins = r->refs_to[0], *outs = r->refs_to[2], *stats = r->refs_to[5];
-    for (size_t i = 0; i < ins->n && i < outs->n; i++) {
-        fobj *a = ins->values[i]->refs_to[0], *b = outs->values[i]->refs_to[0];
-        memcpy(b->bytes, a->bytes, a->len < b->len ? a->len : b->len);
-    }
-    if (stats) stats->number = (int64_t)fake_cfg.hw_ns;
-    return 1;
+    return run_request(OBJ(self), r, error);
 }
 
 static BOOL m_model_unload(id self, SEL op, unsigned qos, id *error)
@@ -533,6 +609,7 @@ static id m_request_new(Class cls, SEL op, id inputs, id input_indices, id outpu
     hold(r, OBJ(output_indices));
     hold(r, proc);
     r->refs_to[5] = retain(OBJ(perf_stats));
+    r->refs_to[6] = retain(OBJ(weights_buffer));
     return AS_ID(r);
 }
 
@@ -566,6 +643,103 @@ static long m_device_cores(Class cls, SEL op) { return 16; }
 static long m_device_count(Class cls, SEL op) { return 1; }
 static id m_device_product(Class cls, SEL op) { return AS_ID(autoreleased(make_string("macOS"))); }
 static id m_device_build(Class cls, SEL op) { return AS_ID(autoreleased(make_string("24E248"))); }
+
+/* ---------------------------------------------------------------- the queries' messages */
+
+static unsigned m_model_stats_mask(id self, SEL op) { return raises(op) ? 0 : OBJ(self)->stats_mask; }
+
+static void m_model_set_stats_mask(id self, SEL op, unsigned mask)
+{
+    logf_("setPerfStatsMask %u\n", mask);
+    if (raises(op)) return;
+    OBJ(self)->stats_mask = mask;
+}
+
+/* -[_ANEInMemoryModel model]: the _ANEModel behind it (holds the in-memory model here). */
+static id m_model_inner(id self, SEL op)
+{
+    if (raises(op)) return NULL;
+    fobj *inner = autoreleased(new_obj(K_ANE_MODEL));
+    hold(inner, OBJ(self));
+    return AS_ID(inner);
+}
+
+static fobj the_client = {.kind = K_CLASS, .class_name = "<client>"};  /* a singleton: never freed */
+
+static id m_client_shared(Class cls, SEL op) { return raises(op) ? NULL : AS_ID(&the_client); }
+
+static fobj *in_memory_of(id model) { return model && OBJ(model)->kind == K_ANE_MODEL ? OBJ(model)->refs_to[0] : NULL; }
+
+static BOOL m_client_eval_direct(id self, SEL op, id model, id options, id request, unsigned qos, id *error)
+{
+    logf_("direct-eval qos=%u\n", qos);
+    if (raises(op)) return 0;
+    fobj *m = in_memory_of(model);
+    if (fake_cfg.direct_fails || !m || !m->loaded || !request || OBJ(request)->kind != K_REQUEST || !options) {
+        *error = AS_ID(make_error("fake direct eval failure"));
+        return 0;
+    }
+    return run_request(m, OBJ(request), error);
+}
+
+static BOOL m_client_rt_begin(id self, SEL op)
+{
+    logf_("rt-begin\n");
+    if (raises(op)) return 0;
+    fake.rt_tasks++;
+    return 1;
+}
+
+static BOOL m_client_rt_end(id self, SEL op)
+{
+    logf_("rt-end\n");
+    if (raises(op)) return 0;
+    fake.rt_tasks--;
+    return 1;
+}
+
+static BOOL m_client_rt_load(id self, SEL op, id model, id options, unsigned qos, id *error)
+{
+    logf_("rt-load qos=%u\n", qos);
+    if (raises(op)) return 0;
+    if (fake_cfg.rt_load_fails || !in_memory_of(model)) {
+        *error = AS_ID(make_error("fake real-time load failure"));
+        return 0;
+    }
+    fake.rt_loaded++;
+    return 1;
+}
+
+static BOOL m_client_rt_unload(id self, SEL op, id model, id options, unsigned qos, id *error)
+{
+    logf_("rt-unload qos=%u\n", qos);
+    if (raises(op)) return 0;
+    fake.rt_loaded--;
+    return 1;
+}
+
+static BOOL m_client_rt_eval(id self, SEL op, id model, id options, id request, id *error)
+{
+    logf_("rt-eval\n");
+    if (raises(op)) return 0;
+    fobj *m = in_memory_of(model);
+    if (!m || fake.rt_loaded <= 0 || fake.rt_tasks <= 0 || !request || OBJ(request)->kind != K_REQUEST) {
+        *error = AS_ID(make_error("fake real-time eval outside a real-time task"));
+        return 0;
+    }
+    return run_request(m, OBJ(request), error);
+}
+
+static BOOL m_client_prepare_chaining(id self, SEL op, id model, id options, id chaining_request, unsigned qos,
+                                      id *error)
+{
+    logf_("prepare-chaining %s\n", chaining_request ? "request" : "nil");
+    if (raises(op)) return 0;
+    *error = AS_ID(make_error("fake: chainingReq is nil, status 0x5"));
+    return 0;
+}
+
+static uint64_t fake_now_ns(void) { return fake.clock_ns += 1000; }
 
 /* ---------------------------------------------------------------- OS */
 
@@ -650,8 +824,12 @@ const ane_rt *fake_runtime(void)
     rt->objc_autoreleasePoolPop = pool_pop;
     rt->take_exception = take_exception;
 #define FILL(field, cls, kind, selector, ret, params, args) rt->msg.field = m_##field;
+#define FILL_VOID(field, cls, kind, selector, params, args) rt->msg.field = m_##field;
     ANE_OBJC_MESSAGES(FILL)
+    ANE_OBJC_QUERY_MESSAGES(FILL)
+    ANE_OBJC_QUERY_VOID_MESSAGES(FILL_VOID)
 #undef FILL
+#undef FILL_VOID
     rt->CFDataCreate = cf_data;
     rt->CFDictionaryCreateMutable = cf_dict;
     rt->CFDictionarySetValue = cf_dict_set;
@@ -681,6 +859,7 @@ const ane_rt *fake_runtime(void)
     rt->rmdir = rmdir;
     rt->list_dir = fake_list_dir;
     rt->sleep_ms = fake_sleep_ms;
+    rt->now_ns = fake_now_ns;
     rt->sysctlbyname = fake_sysctl;
     return rt;
 }

@@ -24,6 +24,13 @@ typedef struct fake_config {
     const char *raise_in;            /* the message (selector) that raises an exception */
     const char *brand;               /* machdep.cpu.brand_string */
     uint64_t hw_ns;                  /* what hwExecutionTime reports (0 = none) */
+    /* the probe queries */
+    const char *absent[8];           /* more classes or selectors that do not exist */
+    int hw_needs_mask;               /* hwExecutionTime stays 0 unless setPerfStatsMask: came before load */
+    int weights_buffer_overrides;    /* a weightsBuffer replaces the compiled weights (else ignored) */
+    int procedures;                  /* procedureIndex 0..procedures-1 evaluate (0 = only index 0) */
+    int direct_fails;                /* doEvaluateDirectWithModel: returns NO with an NSError */
+    int rt_load_fails;               /* loadRealTimeModel: returns NO with an NSError */
 } fake_config;
 
 typedef struct fake_state {
@@ -43,6 +50,9 @@ typedef struct fake_state {
     int surfaces_not_flat;           /* IOSurface properties other than the flat layout */
     int64_t last_surface_bytes;
     unsigned last_qos;
+    int rt_tasks;                    /* beginRealTimeTask minus endRealTimeTask */
+    int rt_loaded;                   /* loadRealTimeModel minus unloadRealTimeModel */
+    uint64_t clock_ns;               /* now_ns: +1000 per call */
 } fake_state;
 
 extern fake_config fake_cfg;
