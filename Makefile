@@ -5,6 +5,7 @@
 #   make dist       also the darwin-arm64 libane.dylib and executable, in dist/
 #   make check      tsc --noEmit
 #   make corpus     the built-in training corpus (build/corpus/brown.txt)
+#   make bench-matmul  the cpu backend's dynamic-weight matmul vs OpenBLAS (BENCHMARKS.md)
 
 BUN      ?= node_modules/.bin/bun
 CC       ?= cc
@@ -19,7 +20,7 @@ CDEFS    := -DANE_VERSION_STRING=\"$(VERSION)\"
 
 TS_SRCS  := $(shell find src probes -name '*.ts' 2>/dev/null)
 
-.PHONY: all lib corpus test test-c check dist clean
+.PHONY: all lib corpus test test-c check dist clean bench-matmul
 all: rustane
 
 # The corpus built into the executable (the default `rustane train`): the Brown corpus as text.
@@ -42,6 +43,15 @@ test: $(HOST)/libane.so $(CORPUS)
 
 check:
 	node_modules/.bin/tsc --noEmit -p .
+
+# The cpu backend's dynamic-weight matmul program vs OpenBLAS sgemm on the same shape
+# (needs libopenblas-dev; BENCHMARKS.md). OPENBLAS_CORETYPE picks OpenBLAS's best kernel for
+# this CPU where Debian's build does not detect it.
+bench-matmul: $(LIB_SRCS) bench/matmul/bench_matmul.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -O3 -D_DEFAULT_SOURCE -fno-math-errno -pthread -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+	  bench/matmul/bench_matmul.c $(LIB_SRCS) -o $(BUILD)/bench_matmul -lopenblas -lm -ldl
+	$(BUILD)/bench_matmul $(BENCH_ROUNDS)
 
 clean:
 	rm -rf $(BUILD) dist rustane

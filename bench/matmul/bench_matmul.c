@@ -82,7 +82,7 @@ int main(int argc, char **argv)
     ane_cpu_backend_ops.surface_create(&backend, &sx);
     ane_cpu_backend_ops.surface_create(&backend, &sy);
     float *xf = malloc(sizeof(float) * IC * W);
-    for (int i = 0; i < IC * W; i++) xf[i] = ane_round_fp16((float)((i * 7919) % 2001 - 1000) / 1000.0f);
+    for (int i = 0; i < IC * W; i++) xf[i] = ane_round_fp16((float)(((long long)i * 7919) % 2001 - 1000) / 1000.0f);
     ane_fp32_to_fp16_n(xf, sx.base, (size_t)IC * W);
     ane_surface *ins[1] = { &sx }, *outs[1] = { &sy };
     ane_request req = { &prog, 1, 1, ins, outs, NULL };

@@ -27,6 +27,22 @@ typedef struct gemm_ctx {
     int failed;                    /* a task could not allocate its A buffer */
 } gemm_ctx;
 
+/* Packing buffers are kept per thread and only grow: a training step runs thousands of
+ * gemms of a few shapes, and a fresh malloc of this size is an mmap whose pages fault in on
+ * every call. Slot 0 holds B panels (the calling thread), slot 1 A panels (every thread). */
+static _Thread_local float *scratch_buf[2];
+static _Thread_local size_t scratch_cap[2];
+
+static float *scratch(int slot, size_t floats)
+{
+    if (scratch_cap[slot] < floats) {
+        free(scratch_buf[slot]);
+        scratch_buf[slot] = malloc(floats * sizeof(float));
+        scratch_cap[slot] = scratch_buf[slot] ? floats : 0;
+    }
+    return scratch_buf[slot];
+}
+
 static void pack_b(void *vctx, int64_t begin, int64_t end)
 {
     gemm_ctx *x = vctx;
@@ -86,7 +102,7 @@ static void compute_tasks(void *vctx, int64_t begin, int64_t end)
     const cpu_gemm_args *g = x->g;
     const cpu_gemm_kernel *k = x->kern;
     int mr = k->mr, nr = k->nr;
-    float *apack = malloc((size_t)(x->rows_per_block + mr) * (size_t)x->kc * sizeof(float));
+    float *apack = scratch(1, (size_t)(x->rows_per_block + mr) * (size_t)x->kc);
     if (!apack) { x->failed = 1; return; }
     float tile[16 * 32];              /* edge tiles: mr*nr <= 16*32 for every kernel */
     int accumulate = x->pc > 0;
@@ -118,7 +134,6 @@ static void compute_tasks(void *vctx, int64_t begin, int64_t end)
             }
         }
     }
-    free(apack);
 }
 
 int cpu_gemm(const cpu_gemm_args *g)
@@ -133,7 +148,7 @@ int cpu_gemm(const cpu_gemm_args *g)
     int mr = x.kern->mr, nr = x.kern->nr;
     int64_t nc_max = g->n < NC ? g->n : NC;
     int64_t kc_max = g->k < KC ? g->k : KC;
-    x.bpack = malloc((size_t)((nc_max + nr - 1) / nr) * (size_t)nr * (size_t)kc_max * sizeof(float));
+    x.bpack = scratch(0, (size_t)((nc_max + nr - 1) / nr) * (size_t)nr * (size_t)kc_max);
     if (!x.bpack) return -1;
 
     /* Work split: blocks of whole A panels, balanced in size; then, when there are fewer
@@ -162,9 +177,8 @@ int cpu_gemm(const cpu_gemm_args *g)
             int64_t tasks = x.m_blocks * x.n_splits;
             if (threads > 1) ane_parallel_for(tasks, 1, compute_tasks, &x);
             else compute_tasks(&x, 0, tasks);
-            if (x.failed) { free(x.bpack); return -1; }
+            if (x.failed) return -1;
         }
     }
-    free(x.bpack);
     return 0;
 }

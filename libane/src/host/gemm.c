@@ -29,6 +29,21 @@ static ane_status check_job(const char *fn, const sgemm_job *j)
     return ANE_OK;
 }
 
+/* The product before alpha/beta are applied, kept per thread and grown only: the weight
+ * gradients (beta = 1) come back every micro-step at the same few sizes. */
+static _Thread_local float *product_buf;
+static _Thread_local size_t product_cap;
+
+static float *product_scratch(size_t floats)
+{
+    if (product_cap < floats) {
+        free(product_buf);
+        product_buf = malloc(floats * sizeof(float));
+        product_cap = product_buf ? floats : 0;
+    }
+    return product_buf;
+}
+
 static ane_status run_job(const sgemm_job *j)
 {
     if (!j->M || !j->N) return ANE_OK;
@@ -40,14 +55,13 @@ static ane_status run_job(const sgemm_job *j)
     float *tmp = NULL;
     if (direct) { g.c = j->C; g.c_rs = (int64_t)j->ldc; }
     else {
-        tmp = malloc(j->M * j->N * sizeof(float));
+        tmp = product_scratch(j->M * j->N);
         if (!tmp) return ane_fail(ANE_ERR_NO_MEMORY, "ane_sgemm: out of memory for a %llux%llu result", (unsigned long long)j->M, (unsigned long long)j->N);
         g.c = tmp; g.c_rs = (int64_t)j->N;
     }
     if (j->K == 0) {
         for (uint64_t i = 0; i < j->M; i++) memset(g.c + i * (uint64_t)g.c_rs, 0, j->N * sizeof(float));
     } else if (cpu_gemm(&g) != 0) {
-        free(tmp);
         return ane_fail(ANE_ERR_NO_MEMORY, "ane_sgemm: out of memory for packing buffers");
     }
     if (!direct) {
@@ -57,7 +71,6 @@ static ane_status run_job(const sgemm_job *j)
             if (j->beta == 0.0f) for (uint64_t n = 0; n < j->N; n++) c[n] = j->alpha * t[n];
             else for (uint64_t n = 0; n < j->N; n++) c[n] = j->alpha * t[n] + j->beta * c[n];
         }
-        free(tmp);
     }
     return ANE_OK;
 }
