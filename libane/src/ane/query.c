@@ -644,7 +644,7 @@ static int real_time_test(bench *k, uint64_t standard_ns, char *detail, size_t c
                 works = 0;
             }
         }
-        if (0) {
+        if (!rt->msg.client_rt_end(client, oc->sel.client_rt_end)) {
             failure_text(oc, NULL, "then endRealTimeTask returned NO", why, sizeof why);
             size_t n = strlen(detail);
             snprintf(detail + n, cap - n, "; %s", why);
