@@ -402,31 +402,59 @@ ANE_API ane_status ane_gelu_tanh_bwd(const float *h, const float *dg, float *dh,
 
 /* ---------------------------------------------------------------- decoding (rustane generate)
  *
- * Autoregressive inference of a Llama-style model (families llama and qwen3) on the host: a
- * fused, multithreaded forward over borrowed fp32 weights with a KV cache owned by the handle.
+ * Autoregressive inference on the host: a fused, multithreaded forward with a KV cache owned by
+ * the handle, for two architectures:
+ *   ANE_DECODER_LLAMA  Llama / Qwen3: RMSNorm, RoPE, GQA, optional q/k RMSNorm, SwiGLU, no biases
+ *   ANE_DECODER_GPT    GPT-2 / nanoGPT: LayerNorm with bias, learned positions, fused q/k/v,
+ *                      biases on every linear, GELU (tanh form)
  * Prefill (many new tokens) and decode (one) are the same call, and every logit has one fixed
- * summation order, independent of the thread count and of how positions were batched: running
- * a sequence in one call gives bit-identical logits to running it token by token. */
+ * summation order, independent of the thread count, the instruction set and how positions were
+ * batched: running a sequence in one call gives bit-identical logits to running it token by
+ * token.
+ *
+ * Weight storage (config.weight_type): ANE_WEIGHTS_FP32 reads the caller's fp32 arrays in place;
+ * ANE_WEIGHTS_FP16 copies every matrix (embeddings, projections, classifier) into fp16 at create
+ * (round to nearest even) and widens it to fp32 in the kernel, halving the bytes a decode step
+ * streams. Vectors (norm weights, biases) stay fp32; products and sums are fp32 either way. */
 typedef struct ane_decoder ane_decoder;
+
+#define ANE_DECODER_LLAMA 0u
+#define ANE_DECODER_GPT 1u
+#define ANE_WEIGHTS_FP32 0u
+#define ANE_WEIGHTS_FP16 1u
 
 typedef struct ane_decoder_config {
     uint32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, head_dim, vocab_size;
     uint32_t max_seq;       /* positions the KV cache holds */
-    uint32_t rope_style;    /* ANE_ROPE_INTERLEAVED or ANE_ROPE_ROTATE_HALF */
-    uint32_t qk_norm;       /* 1: RMSNorm of each q and k head before RoPE (Qwen3) */
-    float rope_theta;
+    uint32_t rope_style;    /* ANE_ROPE_INTERLEAVED or ANE_ROPE_ROTATE_HALF (llama only) */
+    uint32_t qk_norm;       /* 1: RMSNorm of each q and k head before RoPE (Qwen3; llama only) */
+    float rope_theta;       /* llama only */
     float norm_eps;
+    uint32_t arch;          /* ANE_DECODER_LLAMA or ANE_DECODER_GPT */
+    uint32_t weight_type;   /* ANE_WEIGHTS_FP32 or ANE_WEIGHTS_FP16 */
 } ane_decoder_config;
 
-/* weights: 3 + 11 * n_layers pointers, row-major [out, in] matrices (Hugging Face layout):
+/* weights, row-major [out, in] matrices (Hugging Face's nn.Linear layout); Q = n_heads * head_dim,
+ * KV = n_kv_heads * head_dim.
+ * ANE_DECODER_LLAMA: 3 + 11 * n_layers pointers
  *   [0]                  embedding [vocab, dim]
- *   [1 + 11 l + 0..10]   layer l: attn_norm [dim], wq [H*hd, dim], wk [KV*hd, dim],
- *                        wv [KV*hd, dim], q_norm [hd], k_norm [hd] (both may be NULL without
- *                        qk_norm), wo [dim, H*hd], ffn_norm [dim], w_gate [hidden, dim],
- *                        w_up [hidden, dim], w_down [dim, hidden]
+ *   [1 + 11 l + 0..10]   layer l: attn_norm [dim], wq [Q, dim], wk [KV, dim], wv [KV, dim],
+ *                        q_norm [hd], k_norm [hd] (both may be NULL without qk_norm),
+ *                        wo [dim, Q], ffn_norm [dim], w_gate [hidden, dim], w_up [hidden, dim],
+ *                        w_down [dim, hidden]
  *   [1 + 11 L]           final norm [dim]
  *   [2 + 11 L]           classifier [vocab, dim] (the embedding's pointer when tied)
- * The weights are borrowed until ane_decoder_free; the caller owns *out. */
+ * ANE_DECODER_GPT (nanoGPT names): 5 + 12 * n_layers pointers
+ *   [0] wte [vocab, dim]   [1] wpe [>= max_seq, dim]
+ *   [2 + 12 l + 0..11]   layer l: ln_1 weight, bias [dim]; c_attn weight [Q + 2 KV, dim] (rows q,
+ *                        then k, then v), bias [Q + 2 KV]; attn.c_proj weight [dim, Q], bias [dim];
+ *                        ln_2 weight, bias [dim]; c_fc weight [hidden, dim], bias [hidden];
+ *                        mlp.c_proj weight [dim, hidden], bias [dim]
+ *   [2 + 12 L], [3 + 12 L]  ln_f weight, bias [dim]
+ *   [4 + 12 L]           classifier [vocab, dim] (wte's pointer when tied)
+ * The weights are borrowed until ane_decoder_free (fp16 storage copies the matrices, but norms
+ * and biases are still read in place); the caller owns *out. With ANE_WEIGHTS_FP16 a matrix
+ * value beyond fp16's range (|w| >= 65520) or a NaN is ANE_ERR_WEIGHTS naming the tensor. */
 ANE_API ane_status ane_decoder_create(const ane_decoder_config *config, const float *const *weights,
                                       uint64_t n_weights, ane_decoder **out);
 ANE_API void ane_decoder_free(ane_decoder *decoder);
@@ -440,6 +468,9 @@ ANE_API uint32_t ane_decoder_length(const ane_decoder *decoder);
  * ANE_ERR_INVALID_ARG; pos past the cached length is ANE_ERR_STATE. */
 ANE_API ane_status ane_decoder_step(ane_decoder *decoder, const int32_t *tokens, uint32_t n,
                                     uint32_t pos, float *logits);
+/* Bytes of weights one decode step streams (every matrix once, the classifier too even when
+ * tied, one embedding row, and the norms and biases), for GB/s figures. */
+ANE_API uint64_t ane_decoder_weight_bytes(const ane_decoder *decoder);
 
 #ifdef __cplusplus
 }

@@ -112,6 +112,7 @@ const SYMBOLS = {
   ane_decoder_reset: { args: ["ptr"], returns: "i32" },
   ane_decoder_length: { args: ["ptr"], returns: "u32" },
   ane_decoder_step: { args: ["ptr", "ptr", "u32", "u32", "ptr"], returns: "i32" },
+  ane_decoder_weight_bytes: { args: ["ptr"], returns: "u64" },
 } as const;
 
 function openSymbols(path: string) {

@@ -18,105 +18,26 @@
  * GELU is written in its tanh form (the `gelu` op is rejected by some ANE compilers; the chip
  * rules flag it).
  */
-import { MilBuilder, type Dialect, type Value } from "../mil/index.ts";
+import type { Value } from "../mil/index.ts";
 import { dims, type ModelConfig } from "../model/config.ts";
-import type { KernelDType, KernelOutput, Segment } from "./transformer.ts";
+import { PackedKernelBuilder, leftToRight, type KernelOptions, type PackedKernel, type Segment } from "./packed.ts";
 
 export const GPT_KERNEL_NAMES = [
   "attn_fwd", "wo_fwd", "ffn_fwd", "ffn_bwd_w2t", "ffn_bwd_w1t", "wo_bwd", "attn_bwd", "qkv_bwd",
 ] as const;
 export type GptKernelName = (typeof GPT_KERNEL_NAMES)[number];
+export type GptKernel = PackedKernel<GptKernelName>;
+export type GptKernelOptions = KernelOptions;
+type GptKernelBuilder = PackedKernelBuilder<GptKernelName>;
 
-export interface GptKernel {
-  name: GptKernelName;
-  text: string;
-  weights: Map<string, Uint8Array>;
-  channels: number;
-  width: number;
-  segments: Segment[];
-  /** Outputs in result-tuple order, each [1, channels, 1, S]. */
-  outputs: KernelOutput[];
-  /** Biases in the "bias" segment: name -> first column and length. */
-  biases: Map<string, { column: number; length: number }>;
-}
-
-export interface GptKernelOptions { seq: number; dtype: KernelDType; dialect?: Dialect }
-
-const MASK = -65504;               // fp16's lowest finite number: the device's additive mask
 const GELU_K = Math.sqrt(2 / Math.PI), GELU_A = 0.044715;
-const ALIGN = 32;
-
-const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
-
-class GptKernelBuilder {
-  readonly b: MilBuilder;
-  readonly x: Value;
-  readonly segments: Segment[] = [];
-  readonly biases = new Map<string, { column: number; length: number }>();
-  private readonly outs: KernelOutput[] = [];
-  readonly width: number;
-
-  /** parts: segments left to right over all channels; biasLengths: the biases, in column order. */
-  constructor(readonly name: GptKernelName, readonly o: GptKernelOptions, readonly channels: number,
-              parts: Array<[string, number]>, biasLengths: Array<[string, number]> = [], stacked?: Segment[]) {
-    let offset = 0;
-    if (stacked) { this.segments.push(...stacked); offset = Math.max(...stacked.map((s) => s.offset + s.width)); }
-    for (const [n, w] of parts) { this.segments.push({ name: n, channel: 0, channels, offset, width: w }); offset += w; }
-    if (biasLengths.length) {
-      let col = 0;
-      for (const [n, len] of biasLengths) { this.biases.set(n, { column: col, length: len }); col += Math.ceil(len / channels); }
-      const w = roundUp(col, ALIGN);
-      this.segments.push({ name: "bias", channel: 0, channels, offset, width: w });
-      offset += w;
-    }
-    this.width = offset;
-    this.b = new MilBuilder({ dialect: o.dialect ?? "ios18" });
-    this.x = this.b.input("x", o.dtype, [1, channels, 1, this.width]);
-  }
-  seg(name: string): Segment {
-    const s = this.segments.find((q) => q.name === name);
-    if (!s) throw new Error(`kernel ${this.name}: no segment ${name}`);
-    return s;
-  }
-  /** A segment viewed as [1, 1, channels, width]. */
-  block(name: string): Value {
-    const s = this.seg(name);
-    const v = this.b.sliceBySize(this.x, [0, s.channel, 0, s.offset], [1, s.channels, 1, s.width]);
-    return this.b.reshape(v, [1, 1, s.channels, s.width]);
-  }
-  /** A bias as [1, 1, N, 1] (broadcasts over positions). */
-  bias(name: string): Value {
-    const seg = this.seg("bias"), bi = this.biases.get(name)!, C = this.channels, k = Math.ceil(bi.length / C);
-    const v = this.b.sliceBySize(this.x, [0, 0, 0, seg.offset + bi.column], [1, C, 1, k]);
-    const flat = this.b.reshape(v, [1, 1, C * k, 1]);
-    return C * k === bi.length ? flat : this.b.sliceBySize(flat, [0, 0, 0, 0], [1, 1, bi.length, 1]);
-  }
-  tmm(m: Value, a: Value): Value { return this.b.matmul(m, a, { transposeX: true }); }
-  scalar(v: number): Value { return this.b.constFloat(v, this.o.dtype); }
-  out(name: string, v: Value, channels: number): void {
-    this.b.output(this.b.reshape(v, [1, channels, 1, this.o.seq]), `o${this.outs.length}_${name}`);
-    this.outs.push({ name, channels });
-  }
-  done(): GptKernel {
-    const { text, weights } = this.b.build();
-    return { name: this.name, text, weights, channels: this.channels, width: this.width, segments: this.segments,
-             outputs: this.outs, biases: this.biases };
-  }
-}
-
-function causalMask(S: number): Float32Array {
-  const m = new Float32Array(S * S);
-  for (let i = 0; i < S; i++) for (let j = i + 1; j < S; j++) m[i * S + j] = MASK;
-  return m;
-}
 
 /** P = softmax(qᵀk/√hd + mask) per head for q, k [1,H,hd,S]; returns P [1,H,S,S] and qt [1,H,S,hd]. */
-function attentionProbs(k: GptKernelBuilder, H: number, hd: number, q: Value, kk: Value) {
-  const b = k.b, S = k.o.seq;
+function attentionProbs(k: GptKernelBuilder, hd: number, q: Value, kk: Value) {
+  const b = k.b;
   const qt = b.transpose(q, [0, 1, 3, 2]);
   const scores = b.mul(b.matmul(qt, kk), k.scalar(1 / Math.sqrt(hd)));              // [1,H,S,S]
-  const mask = b.weight("causal_mask", k.o.dtype, [1, 1, S, S], causalMask(S));
-  return { P: b.softmax(b.add(scores, mask), -1), qt };
+  return { P: b.softmax(b.add(scores, k.mask()), -1), qt };
 }
 
 function geluTanh(k: GptKernelBuilder, h: Value): Value {
@@ -136,14 +57,14 @@ function gptDims(c: ModelConfig) {
 /** D × [xn S | Wqᵀ D | Wkᵀ D | Wvᵀ D | bias]: q, k, v (with biases), causal multi-head attention. */
 export function gptAttnFwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
   const { D, H, hd } = gptDims(c), S = o.seq;
-  const k = new GptKernelBuilder("attn_fwd", o, D, [["xn", S], ["wq_t", D], ["wk_t", D], ["wv_t", D]],
+  const k = new PackedKernelBuilder("attn_fwd", o, D, leftToRight(D, [["xn", S], ["wq_t", D], ["wk_t", D], ["wv_t", D]]),
     [["bq", D], ["bk", D], ["bv", D]]), b = k.b;
   const xn = k.block("xn");
   const q = b.add(k.tmm(k.block("wq_t"), xn), k.bias("bq"));                        // [1,1,D,S]
   const kk = b.add(k.tmm(k.block("wk_t"), xn), k.bias("bk"));
   const v = b.add(k.tmm(k.block("wv_t"), xn), k.bias("bv"));
   const q4 = b.reshape(q, [1, H, hd, S]), k4 = b.reshape(kk, [1, H, hd, S]), v4 = b.reshape(v, [1, H, hd, S]);
-  const { P } = attentionProbs(k, H, hd, q4, k4);
+  const { P } = attentionProbs(k, hd, q4, k4);
   const ot = b.matmul(P, v4, { transposeY: true });                                  // [1,H,S,hd]
   k.out("attn", b.transpose(ot, [0, 1, 3, 2]), D);
   k.out("q", q, D);
@@ -155,7 +76,7 @@ export function gptAttnFwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
 /** D × [attn S | x S | Woᵀ D | bias]: x2 = x + Wo·attn + bo (the residual folded in). */
 export function gptWoFwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
   const { D } = gptDims(c), S = o.seq;
-  const k = new GptKernelBuilder("wo_fwd", o, D, [["attn", S], ["x", S], ["wo_t", D]], [["bo", D]]), b = k.b;
+  const k = new PackedKernelBuilder("wo_fwd", o, D, leftToRight(D, [["attn", S], ["x", S], ["wo_t", D]]), [["bo", D]]), b = k.b;
   k.out("x2", b.add(k.block("x"), b.add(k.tmm(k.block("wo_t"), k.block("attn")), k.bias("bo"))), D);
   return k.done();
 }
@@ -163,7 +84,7 @@ export function gptWoFwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
 /** D × [xn2 S | x2 S | W1ᵀ F | W2 F | bias]: h = W1·xn2 + b1, g = gelu(h), x_next = x2 + W2·g + b2. */
 export function gptFfnFwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
   const { D, F } = gptDims(c), S = o.seq;
-  const k = new GptKernelBuilder("ffn_fwd", o, D, [["xn2", S], ["x2", S], ["w1_t", F], ["w2", F]], [["b1", F], ["b2", D]]), b = k.b;
+  const k = new PackedKernelBuilder("ffn_fwd", o, D, leftToRight(D, [["xn2", S], ["x2", S], ["w1_t", F], ["w2", F]]), [["b1", F], ["b2", D]]), b = k.b;
   const h = b.add(k.tmm(k.block("w1_t"), k.block("xn2")), k.bias("b1"));            // [1,1,F,S]
   const g = geluTanh(k, h);
   const f = b.add(b.matmul(k.block("w2"), g), k.bias("b2"));                          // [1,1,D,S]
@@ -178,7 +99,7 @@ export function gptFfnFwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
 /** D × [dy S | W2 F]: dg = W2ᵀ·dy. */
 export function gptFfnBwdW2t(c: ModelConfig, o: GptKernelOptions): GptKernel {
   const { D, F } = gptDims(c);
-  const k = new GptKernelBuilder("ffn_bwd_w2t", o, D, [["dy", o.seq], ["w2", F]]);
+  const k = new PackedKernelBuilder("ffn_bwd_w2t", o, D, leftToRight(D, [["dy", o.seq], ["w2", F]]));
   k.out("dg", k.tmm(k.block("w2"), k.block("dy")), F);
   return k.done();
 }
@@ -186,7 +107,7 @@ export function gptFfnBwdW2t(c: ModelConfig, o: GptKernelOptions): GptKernel {
 /** F × [dh S | W1 D]: dxn2 = W1ᵀ·dh. */
 export function gptFfnBwdW1t(c: ModelConfig, o: GptKernelOptions): GptKernel {
   const { D, F } = gptDims(c);
-  const k = new GptKernelBuilder("ffn_bwd_w1t", o, F, [["dh", o.seq], ["w1", D]]);
+  const k = new PackedKernelBuilder("ffn_bwd_w1t", o, F, leftToRight(F, [["dh", o.seq], ["w1", D]]));
   k.out("dxn2", k.tmm(k.block("w1"), k.block("dh")), D);
   return k.done();
 }
@@ -194,7 +115,7 @@ export function gptFfnBwdW1t(c: ModelConfig, o: GptKernelOptions): GptKernel {
 /** D × [dx2 S | Wo D]: dattn = Woᵀ·dx2. */
 export function gptWoBwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
   const { D } = gptDims(c);
-  const k = new GptKernelBuilder("wo_bwd", o, D, [["dx2", o.seq], ["wo", D]]);
+  const k = new PackedKernelBuilder("wo_bwd", o, D, leftToRight(D, [["dx2", o.seq], ["wo", D]]));
   k.out("dattn", k.tmm(k.block("wo"), k.block("dx2")), D);
   return k.done();
 }
@@ -203,10 +124,10 @@ export function gptWoBwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
 export function gptAttnBwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
   const { D, H, hd } = gptDims(c), S = o.seq;
   const stacked: Segment[] = ["q", "k", "v", "dattn"].map((name, i) => ({ name, channel: i * D, channels: D, offset: 0, width: S }));
-  const k = new GptKernelBuilder("attn_bwd", o, 4 * D, [], [], stacked), b = k.b;
+  const k = new PackedKernelBuilder("attn_bwd", o, 4 * D, stacked), b = k.b;
   const view = (name: string) => b.reshape(k.block(name), [1, H, hd, S]);
   const q = view("q"), kk = view("k"), v = view("v"), dO = view("dattn");
-  const { P, qt } = attentionProbs(k, H, hd, q, kk);                                 // P [1,H,S,S]
+  const { P, qt } = attentionProbs(k, hd, q, kk);                                 // P [1,H,S,S]
   const dOt = b.transpose(dO, [0, 1, 3, 2]);                                          // [1,H,S,hd]
   const dV = b.matmul(P, dOt, { transposeX: true });                                  // [1,H,S,hd]
   const dP = b.matmul(dOt, v);                                                        // [1,H,S,S]
@@ -223,7 +144,7 @@ export function gptAttnBwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
 /** 3D × [dqkv S | Wqkv D]: dxn = Wqkvᵀ·dqkv (c_attn's rows q, k, v match the stacked gradients). */
 export function gptQkvBwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
   const { D } = gptDims(c);
-  const k = new GptKernelBuilder("qkv_bwd", o, 3 * D, [["dqkv", o.seq], ["wqkv", D]]);
+  const k = new PackedKernelBuilder("qkv_bwd", o, 3 * D, leftToRight(3 * D, [["dqkv", o.seq], ["wqkv", D]]));
   k.out("dxn", k.tmm(k.block("wqkv"), k.block("dqkv")), D);
   return k.done();
 }

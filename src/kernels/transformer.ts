@@ -8,82 +8,18 @@
  * A weight block stored with the matmul's reduction axis on channels is used as
  * matmul(x = block, transpose_x = true, y = activations), so activations are never transposed.
  */
-import { MilBuilder, type Dialect, type Value } from "../mil/index.ts";
+import type { Value } from "../mil/index.ts";
 import { dims, type ModelConfig } from "../model/config.ts";
+import { ALIGN, PackedKernelBuilder, leftToRight, type KernelOptions, type PackedKernel, type Segment } from "./packed.ts";
 
-export type KernelDType = "fp16" | "fp32";
-
-/** A rectangle of the packed input: channels [channel, channel+channels) x spatial [offset, offset+width). */
-export interface Segment { name: string; channel: number; channels: number; offset: number; width: number }
-export interface KernelOutput { name: string; channels: number }
-
-export interface Kernel {
-  name: KernelName;
-  text: string;
-  weights: Map<string, Uint8Array>;
-  /** The packed input's channels and spatial width. */
-  channels: number;
-  width: number;
-  segments: Segment[];
-  /** Outputs in result-tuple order, each [1, channels, 1, S]. */
-  outputs: KernelOutput[];
-}
+export type { KernelDType, KernelOptions, KernelOutput, Segment } from "./packed.ts";
 
 export const KERNEL_NAMES = [
   "attn_fwd", "wo_fwd", "ffn_fwd", "ffn_bwd_w2t", "ffn_bwd_w13t", "wo_bwd", "attn_bwd", "qkv_bwd",
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
-
-export interface KernelOptions { seq: number; dtype: KernelDType; dialect?: Dialect }
-
-/** Width of the q/k-norm weight segment: two columns used, padded to 32 so rows stay aligned. */
-const NORM_SEGMENT = 32;
-/** Additive mask value for future positions: fp16's lowest finite number, as on the device. */
-const MASK = -65504;
-
-/** Segments laid out left to right in the order given; widths as given. */
-function layout(channels: number, parts: Array<[string, number]>): { segments: Segment[]; width: number } {
-  const segments: Segment[] = [];
-  let offset = 0;
-  for (const [name, width] of parts) { segments.push({ name, channel: 0, channels, offset, width }); offset += width; }
-  return { segments, width: offset };
-}
-
-/** One kernel under construction: a builder, its packed input, and helpers to cut blocks out. */
-class KernelBuilder {
-  readonly b: MilBuilder;
-  readonly x: Value;
-  private readonly outs: KernelOutput[] = [];
-  constructor(readonly name: KernelName, readonly o: KernelOptions, readonly channels: number,
-              readonly width: number, readonly segments: Segment[]) {
-    this.b = new MilBuilder({ dialect: o.dialect ?? "ios18" });
-    this.x = this.b.input("x", o.dtype, [1, channels, 1, width]);
-  }
-  seg(name: string): Segment {
-    const s = this.segments.find((q) => q.name === name);
-    if (!s) throw new Error(`kernel ${this.name}: no segment ${name}`);
-    return s;
-  }
-  /** A segment (or a channel sub-range of it) viewed as [1, 1, rows, width]. */
-  block(name: string, channel = this.seg(name).channel, channels = this.seg(name).channels): Value {
-    const s = this.seg(name);
-    const v = this.b.sliceBySize(this.x, [0, channel, 0, s.offset], [1, channels, 1, s.width]);
-    return this.b.reshape(v, [1, 1, channels, s.width]);
-  }
-  /** y[cols(m), S] = mᵀ · a for m [1,1,R,cols] and a [1,1,R,S]. */
-  tmm(m: Value, a: Value): Value { return this.b.matmul(m, a, { transposeX: true }); }
-  /** Name outputs o<i>_<name> so their alphabetical order (how the device binds them) is tuple order. */
-  out(name: string, v: Value, channels: number): void {
-    this.b.output(this.b.reshape(v, [1, channels, 1, this.o.seq]), `o${this.outs.length}_${name}`);
-    this.outs.push({ name, channels });
-  }
-  done(): Kernel {
-    const { text, weights } = this.b.build();
-    return { name: this.name, text, weights, channels: this.channels, width: this.width,
-             segments: this.segments, outputs: this.outs };
-  }
-  scalar(v: number): Value { return this.b.constFloat(v, this.o.dtype); }
-}
+export type Kernel = PackedKernel<KernelName>;
+type KernelBuilder = PackedKernelBuilder<KernelName>;
 
 // ---------------------------------------------------------------- constants: RoPE and mask
 
@@ -103,12 +39,6 @@ function ropeTables(c: ModelConfig, S: number) {
   const RT = new Float32Array(hd * hd);
   for (let i = 0; i < hd; i++) for (let j = 0; j < hd; j++) RT[j * hd + i] = R[i * hd + j];
   return { cos, sin, R, RT };
-}
-
-function causalMask(S: number): Float32Array {
-  const m = new Float32Array(S * S);
-  for (let i = 0; i < S; i++) for (let j = i + 1; j < S; j++) m[i * S + j] = MASK;
-  return m;
 }
 
 /** x·cos + (R·x)·sin on heads [1, heads, hd, S]; with RT and inverse, the backward dy·cos + Rᵀ(dy·sin). */
@@ -134,8 +64,7 @@ function attentionProbs(k: KernelBuilder, c: ModelConfig, q: Value, kk: Value) {
   const b = k.b, S = k.o.seq, { H, KVH, G, hd } = dims(c);
   const qt = b.reshape(b.transpose(q, [0, 1, 3, 2]), [1, KVH, G * S, hd]);
   const scores = b.mul(b.matmul(qt, kk), k.scalar(1 / Math.sqrt(hd)));      // [1,KVH,G·S,S]
-  const mask = b.weight("causal_mask", k.o.dtype, [1, 1, S, S], causalMask(S));
-  const p = b.softmax(b.add(b.reshape(scores, [1, H, S, S]), mask), -1);     // [1,H,S,S]
+  const p = b.softmax(b.add(b.reshape(scores, [1, H, S, S]), k.mask()), -1);  // [1,H,S,S]
   return { P: b.reshape(p, [1, KVH, G * S, S]), qt };
 }
 
@@ -153,19 +82,15 @@ export function attnFwd(c: ModelConfig, o: KernelOptions): Kernel {
   const parts: Array<[string, number]> = [["xn", S], ["wq_t", Q], ["wk_t", KV], ["wv_t", KV]];
   if (c.qk_norm) {
     if (hd > D) throw new Error(`attn_fwd: head_dim ${hd} > dim ${D}: q/k norm weights do not fit the packed input`);
-    parts.push(["qk_norm", NORM_SEGMENT]);
+    parts.push(["qk_norm", ALIGN]);   // two columns used (q_norm, k_norm), padded to keep rows aligned
   }
-  const { segments, width } = layout(D, parts);
-  const k = new KernelBuilder("attn_fwd", o, D, width, segments), b = k.b;
+  const k = new PackedKernelBuilder("attn_fwd", o, D, leftToRight(D, parts)), b = k.b;
   const xn = k.block("xn");
   const q = k.tmm(k.block("wq_t"), xn), kk = k.tmm(k.block("wk_t"), xn), v = k.tmm(k.block("wv_t"), xn);
   let q4 = b.reshape(q, [1, H, hd, S]), k4 = b.reshape(kk, [1, KVH, hd, S]);
   if (c.qk_norm) {
-    const seg = k.seg("qk_norm");
-    const wq = b.reshape(b.sliceBySize(k.x, [0, 0, 0, seg.offset], [1, hd, 1, 1]), [1, 1, hd, 1]);
-    const wk = b.reshape(b.sliceBySize(k.x, [0, 0, 0, seg.offset + 1], [1, hd, 1, 1]), [1, 1, hd, 1]);
-    q4 = headNorm(k, q4, wq, hd, c.norm_eps);
-    k4 = headNorm(k, k4, wk, hd, c.norm_eps);
+    q4 = headNorm(k, q4, k.column("qk_norm", 0, hd), hd, c.norm_eps);
+    k4 = headNorm(k, k4, k.column("qk_norm", 1, hd), hd, c.norm_eps);
   }
   const t = ropeConsts(k, c);
   const qr = applyRope(k, q4, t, false), kr = applyRope(k, k4, t, false);
@@ -183,16 +108,14 @@ export function attnFwd(c: ModelConfig, o: KernelOptions): Kernel {
 
 export function woFwd(c: ModelConfig, o: KernelOptions): Kernel {
   const { D, Q } = dims(c);
-  const { segments, width } = layout(Q, [["attn", o.seq], ["wo_t", D]]);
-  const k = new KernelBuilder("wo_fwd", o, Q, width, segments);
+  const k = new PackedKernelBuilder("wo_fwd", o, Q, leftToRight(Q, [["attn", o.seq], ["wo_t", D]]));
   k.out("o", k.tmm(k.block("wo_t"), k.block("attn")), D);
   return k.done();
 }
 
 export function ffnFwd(c: ModelConfig, o: KernelOptions): Kernel {
   const { D, F } = dims(c), S = o.seq;
-  const { segments, width } = layout(D, [["xn2", S], ["x2", S], ["w1_t", F], ["w3_t", F], ["w2", F]]);
-  const k = new KernelBuilder("ffn_fwd", o, D, width, segments), b = k.b;
+  const k = new PackedKernelBuilder("ffn_fwd", o, D, leftToRight(D, [["xn2", S], ["x2", S], ["w1_t", F], ["w3_t", F], ["w2", F]])), b = k.b;
   const xn2 = k.block("xn2");
   const h1 = k.tmm(k.block("w1_t"), xn2), h3 = k.tmm(k.block("w3_t"), xn2);    // [1,1,F,S]
   const g = b.mul(b.mul(h1, b.sigmoid(h1)), h3);
@@ -208,24 +131,21 @@ export function ffnFwd(c: ModelConfig, o: KernelOptions): Kernel {
 
 export function ffnBwdW2t(c: ModelConfig, o: KernelOptions): Kernel {
   const { D, F } = dims(c);
-  const { segments, width } = layout(D, [["dy", o.seq], ["w2", F]]);
-  const k = new KernelBuilder("ffn_bwd_w2t", o, D, width, segments);
+  const k = new PackedKernelBuilder("ffn_bwd_w2t", o, D, leftToRight(D, [["dy", o.seq], ["w2", F]]));
   k.out("dg", k.tmm(k.block("w2"), k.block("dy")), F);
   return k.done();
 }
 
 export function ffnBwdW13t(c: ModelConfig, o: KernelOptions): Kernel {
   const { D, F } = dims(c), S = o.seq;
-  const { segments, width } = layout(F, [["dh1", S], ["dh3", S], ["w1", D], ["w3", D]]);
-  const k = new KernelBuilder("ffn_bwd_w13t", o, F, width, segments), b = k.b;
+  const k = new PackedKernelBuilder("ffn_bwd_w13t", o, F, leftToRight(F, [["dh1", S], ["dh3", S], ["w1", D], ["w3", D]])), b = k.b;
   k.out("dxn2", b.add(k.tmm(k.block("w1"), k.block("dh1")), k.tmm(k.block("w3"), k.block("dh3"))), D);
   return k.done();
 }
 
 export function woBwd(c: ModelConfig, o: KernelOptions): Kernel {
   const { D, Q } = dims(c);
-  const { segments, width } = layout(D, [["dx2", o.seq], ["wo", Q]]);
-  const k = new KernelBuilder("wo_bwd", o, D, width, segments);
+  const k = new PackedKernelBuilder("wo_bwd", o, D, leftToRight(D, [["dx2", o.seq], ["wo", Q]]));
   k.out("dattn", k.tmm(k.block("wo"), k.block("dx2")), Q);
   return k.done();
 }
@@ -238,7 +158,7 @@ export function attnBwd(c: ModelConfig, o: KernelOptions): Kernel {
     { name: "v", channel: Q + KV, channels: KV, offset: 0, width: S },
     { name: "dattn", channel: Q + 2 * KV, channels: Q, offset: 0, width: S },
   ];
-  const k = new KernelBuilder("attn_bwd", o, 2 * Q + 2 * KV, S, segments), b = k.b;
+  const k = new PackedKernelBuilder("attn_bwd", o, 2 * Q + 2 * KV, segments), b = k.b;
   const view = (name: string, heads: number) => b.reshape(k.block(name), [1, heads, hd, S]);
   const qr = view("q_rope", H), kr = view("k_rope", KVH), v4 = view("v", KVH), dO = view("dattn", H);
   const { P, qt } = attentionProbs(k, c, qr, kr);                                 // P [1,KVH,G·S,S]
@@ -266,7 +186,7 @@ export function qkvBwd(c: ModelConfig, o: KernelOptions): Kernel {
     segments.push({ name: `d${n}`, channel: ch, channels: nc, offset: 0, width: S });
     segments.push({ name: `w${n}`, channel: ch, channels: nc, offset: S, width: D });
   }
-  const k = new KernelBuilder("qkv_bwd", o, Q + 2 * KV, S + D, segments), b = k.b;
+  const k = new PackedKernelBuilder("qkv_bwd", o, Q + 2 * KV, segments), b = k.b;
   const part = (n: string) => k.tmm(k.block(`w${n}`), k.block(`d${n}`));
   k.out("dxn", b.add(b.add(part("q"), part("k")), part("v")), D);
   return k.done();

@@ -55,6 +55,10 @@ export class TransformerPipeline implements Disposable {
   private readonly dg: Float32Array; private readonly dattn: Float32Array;
   private readonly qkInv: Float32Array; private readonly normOut: Float32Array; private readonly normGrad: Float32Array;
   timings: StepTimings = { kernelMs: {}, hostMs: {}, dwWaitMs: 0, stageMs: 0 };
+  /** Queue the weight-gradient matmuls on libane's background thread (overlapping the device's
+   *  kernels), or run them in place. On the cpu backend the kernels already use every core, and
+   *  a third thread only steals them back (measured: see docs/training.md). */
+  private readonly dwAsync: boolean;
 
   constructor(private readonly backend: Backend, private readonly cfg: ModelConfig, private readonly layout: ParamLayout,
               private readonly o: PipelineOptions) {
@@ -62,6 +66,7 @@ export class TransformerPipeline implements Disposable {
     this.S = S;
     this.ids = o.vocabIds ?? Int32Array.from({ length: V }, (_, i) => i);
     this.Vc = this.ids.length;
+    this.dwAsync = process.env.RUSTANE_DW_ASYNC ? process.env.RUSTANE_DW_ASYNC === "1" : backend.kind !== "cpu";
     const dtype = o.numerics;
     // Emit the dialect the chip's compiler takes (program(1.0)/ios16 on M1/M2).
     const dialect = chipDialect(o.chip ?? backend.defaultChip());
@@ -136,6 +141,13 @@ export class TransformerPipeline implements Disposable {
     const r = f();
     this.timings.hostMs[what] = (this.timings.hostMs[what] ?? 0) + performance.now() - t0;
     return r;
+  }
+
+  /** A weight-gradient matmul C[M,N] = alpha A[M,K] · B[N,K]ᵀ + beta C, queued or in place (dwAsync). */
+  private dW(M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
+             beta: number, C: Float32Array, ldc: number): void {
+    if (this.dwAsync) ops.sgemm(0, 1, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, true);
+    else this.host("dW", () => ops.sgemm(0, 1, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
   }
 
   /** Stage every weight into the per-layer input surfaces (after init and after each optimizer step). */
@@ -222,7 +234,7 @@ export class TransformerPipeline implements Disposable {
     const dlogits = this.logits;
     // dxf [D, S] = Ecᵀ · dlogits ; dEc [Vc, D] = dlogits · xfᵀ (queued)
     this.host("classifier", () => ops.sgemm(1, 0, D, S, this.Vc, 1, this.Ec, D, dlogits, S, 0, this.dxf, S));
-    ops.sgemm(0, 1, this.Vc, D, S, 1, dlogits, S, this.xf, S, 0, this.dEc, D, true);
+    this.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 0, this.dEc, D);
     this.dx.fill(0);
     this.host("rmsnorm_bwd", () => ops.rmsnormBwd(this.xFinal, this.w("model.norm.weight", params), this.invF, this.dxf, this.dx,
       this.w("model.norm.weight", grads), 1, D, S, false));
@@ -240,9 +252,9 @@ export class TransformerPipeline implements Disposable {
       this.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "dh3", L.dh3);
       this.eval("ffn_bwd_w13t", key("ffn_bwd_w13t"));
       this.read("ffn_bwd_w13t", 0, this.scratchD);                         // dxn2
-      ops.sgemm(0, 1, D, F, S, 1, L.dy, S, L.g, S, 1, G("mlp.down_proj.weight"), F, true);     // dW2 += dy gᵀ
-      ops.sgemm(0, 1, F, D, S, 1, L.dh1, S, L.xn2, S, 1, G("mlp.gate_proj.weight"), D, true);  // dW1 += dh1 xn2ᵀ
-      ops.sgemm(0, 1, F, D, S, 1, L.dh3, S, L.xn2, S, 1, G("mlp.up_proj.weight"), D, true);    // dW3 += dh3 xn2ᵀ
+      this.dW(D, F, S, 1, L.dy, S, L.g, S, 1, G("mlp.down_proj.weight"), F);     // dW2 += dy gᵀ
+      this.dW(F, D, S, 1, L.dh1, S, L.xn2, S, 1, G("mlp.gate_proj.weight"), D);  // dW1 += dh1 xn2ᵀ
+      this.dW(F, D, S, 1, L.dh3, S, L.xn2, S, 1, G("mlp.up_proj.weight"), D);    // dW3 += dh3 xn2ᵀ
       L.dx2.set(L.dy);
       this.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x2, this.w(p + "post_attention_layernorm.weight", params), L.inv2, this.scratchD,
         L.dx2, G("post_attention_layernorm.weight"), 1, D, S, true));
@@ -250,7 +262,7 @@ export class TransformerPipeline implements Disposable {
       this.stage("wo_bwd", key("wo_bwd"), "dx2", L.dx2);
       this.eval("wo_bwd", key("wo_bwd"));
       this.read("wo_bwd", 0, this.dattn);
-      ops.sgemm(0, 1, D, Q, S, 1, L.dx2, S, L.attn, S, 1, G("self_attn.o_proj.weight"), Q, true);  // dWo += dx2 attnᵀ
+      this.dW(D, Q, S, 1, L.dx2, S, L.attn, S, 1, G("self_attn.o_proj.weight"), Q);  // dWo += dx2 attnᵀ
       const shared = "attn_bwd/shared";
       this.stage("attn_bwd", shared, "q_rope", L.qRope);
       this.stage("attn_bwd", shared, "k_rope", L.kRope);
@@ -271,9 +283,9 @@ export class TransformerPipeline implements Disposable {
           L.dk.set(gk);
         });
       }
-      ops.sgemm(0, 1, Q, D, S, 1, L.dq, S, L.xn, S, 1, G("self_attn.q_proj.weight"), D, true);   // dWq += dq xnᵀ
-      ops.sgemm(0, 1, KV, D, S, 1, L.dk, S, L.xn, S, 1, G("self_attn.k_proj.weight"), D, true);
-      ops.sgemm(0, 1, KV, D, S, 1, L.dv, S, L.xn, S, 1, G("self_attn.v_proj.weight"), D, true);
+      this.dW(Q, D, S, 1, L.dq, S, L.xn, S, 1, G("self_attn.q_proj.weight"), D);   // dWq += dq xnᵀ
+      this.dW(KV, D, S, 1, L.dk, S, L.xn, S, 1, G("self_attn.k_proj.weight"), D);
+      this.dW(KV, D, S, 1, L.dv, S, L.xn, S, 1, G("self_attn.v_proj.weight"), D);
       this.stage("qkv_bwd", key("qkv_bwd"), "dq", L.dq);
       this.stage("qkv_bwd", key("qkv_bwd"), "dk", L.dk);
       this.stage("qkv_bwd", key("qkv_bwd"), "dv", L.dv);

@@ -6,11 +6,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { openBackend } from "../../src/ffi/index.ts";
 import { milCheck } from "../../src/ffi/mil.ts";
 import { loadModelConfig, type ModelConfig } from "../../src/model/config.ts";
-import { paramLayout, view, type ParamLayout } from "../../src/model/params.ts";
+import { paramLayout, view } from "../../src/model/params.ts";
 import { buildGptKernels, GPT_KERNEL_NAMES } from "../../src/kernels/gpt.ts";
 import { GptPipeline } from "../../src/train/gpt-pipeline.ts";
-import { lcg, randomParams } from "./helpers.ts";
-import { gptRefBackward, gptRefForward, type GptRefConfig, type RefParams } from "../reference/gpt.ts";
+import { lcg, randomParams, randomWindow, relErr, toFloat64Params } from "../helpers/model.ts";
+import { gptRefBackward, gptRefForward, type GptRefConfig } from "../reference/gpt.ts";
 
 const backend = openBackend("cpu");
 afterAll(() => backend.close());
@@ -21,30 +21,13 @@ function refConfig(c: ModelConfig): GptRefConfig {
     max_seq_len: c.max_seq_len, norm_eps: c.norm_eps, tied_embeddings: c.tied_embeddings };
 }
 
-function toRef(layout: ParamLayout, p: Float32Array): RefParams {
-  const m: RefParams = new Map();
-  for (const t of layout.tensors) m.set(t.name, Float64Array.from(view(layout, p, t.name)));
-  return m;
-}
-
-function tokensFor(seed: number, vocab: number) {
-  const r = lcg(seed), all = Array.from({ length: S + 1 }, () => Math.floor(r() * vocab));
-  return { tokens: Int32Array.from(all.slice(0, S)), targets: Int32Array.from(all.slice(1)) };
-}
-
-function relErr(a: Float32Array, b: Float64Array): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
-  return num / Math.max(den, 1e-30);
-}
-
 const untied = (): ModelConfig => ({ ...loadModelConfig("tiny-gpt"), name: "tiny-gpt-untied", tied_embeddings: false });
 
 for (const [label, cfg] of [["tiny-gpt (tied)", () => loadModelConfig("tiny-gpt")], ["tiny-gpt (untied)", untied]] as const) {
   describe(`${label}: one training step on the cpu backend`, () => {
     const c = cfg(), layout = paramLayout(c);
-    const params = randomParams(layout, 11);
-    const { tokens, targets } = tokensFor(5, c.vocab_size);
+    const params = randomParams(layout, 11, 0.3);
+    const { tokens, targets } = randomWindow(5, c.vocab_size, S);
     // One pipeline for both tests: the cpu backend, like the ANE, allows 119 compiles per process.
     const pipe = new GptPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: null });
     afterAll(() => pipe.close());
@@ -53,7 +36,7 @@ for (const [label, cfg] of [["tiny-gpt (tied)", () => loadModelConfig("tiny-gpt"
       pipe.stageWeights(params);
       const grads = new Float32Array(layout.total);
       const loss = pipe.forwardBackward(params, grads, tokens, targets, 1, 1);
-      const rc = refConfig(c), rp = toRef(layout, params);
+      const rc = refConfig(c), rp = toFloat64Params(layout, params);
       const fw = gptRefForward(rc, rp, tokens, targets), rg = gptRefBackward(rc, rp, tokens, targets, fw);
       expect(Math.abs(loss - fw.loss)).toBeLessThan(1e-5 * fw.loss);
       for (const t of layout.tensors) {

@@ -17,6 +17,7 @@ import { paramLayout, view, type ParamLayout } from "../../src/model/params.ts";
 import { TransformerPipeline } from "../../src/train/pipeline.ts";
 import { readSafetensors, writeSafetensors } from "../../src/checkpoint/safetensors.ts";
 import { hfConfig } from "./hf-config.ts";
+import { lcg, randomParams, relErr } from "../helpers/model.ts";
 
 const S = 32;
 const MODELS = ["tiny", "tiny-qwen3"];
@@ -36,26 +37,6 @@ const missing = torchMissing();
 const CI = process.env.CI === "true";
 if (missing && !CI) console.warn(`test/parity: skipped, PyTorch is not available (${missing})`);
 const run = missing && !CI ? test.skip : test;
-
-function lcg(seed: number) {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-}
-
-/** Weights at a scale that exercises every nonlinearity: matrices U(-0.25, 0.25), norms U(0.8, 1.2). */
-function randomParams(layout: ParamLayout, seed: number): Float32Array {
-  const r = lcg(seed), p = new Float32Array(layout.total);
-  for (const t of layout.tensors)
-    for (let i = 0; i < t.size; i++) p[t.offset + i] = t.init === "ones" ? 0.8 + 0.4 * r() : 0.5 * (r() - 0.5);
-  return p;
-}
-
-/** max |a - b| over a tensor, relative to max |b| (PyTorch's). */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
-  return num / Math.max(den, 1e-30);
-}
 
 interface Case { c: ModelConfig; layout: ParamLayout; dir: string; tokens: Int32Array; targets: Int32Array; params: Float32Array }
 const cases = new Map<string, Case>();

@@ -5,26 +5,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { openBackend } from "../../src/ffi/index.ts";
 import { loadModelConfig, type ModelConfig } from "../../src/model/config.ts";
-import { paramLayout, view, type ParamLayout } from "../../src/model/params.ts";
+import { paramLayout, view } from "../../src/model/params.ts";
 import { TransformerPipeline } from "../../src/train/pipeline.ts";
 import { initParams } from "../../src/train/trainer.ts";
-import { refBackward, refForward, type RefConfig, type RefParams } from "../reference/transformer.ts";
+import { refBackward, refForward, type RefConfig } from "../reference/transformer.ts";
+import { lcg, randomParams, randomWindow, relErr, toFloat64Params } from "../helpers/model.ts";
 
 const backend = openBackend("cpu");
 afterAll(() => backend.close());
 const S = 32;
-
-function lcg(seed: number) {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-}
-
-function randomParams(layout: ParamLayout, seed: number): Float32Array {
-  const r = lcg(seed), p = new Float32Array(layout.total);
-  for (const t of layout.tensors)
-    for (let i = 0; i < t.size; i++) p[t.offset + i] = t.init === "ones" ? 0.8 + 0.4 * r() : 0.5 * (r() - 0.5);
-  return p;
-}
 
 function refConfig(c: ModelConfig): RefConfig {
   return { family: c.family as "llama" | "qwen3", dim: c.dim, n_layers: c.n_layers, n_heads: c.n_heads, n_kv_heads: c.n_kv_heads,
@@ -32,36 +21,18 @@ function refConfig(c: ModelConfig): RefConfig {
     rope: c.rope!, qk_norm: c.qk_norm, tied_embeddings: c.tied_embeddings };
 }
 
-function toRef(layout: ParamLayout, p: Float32Array): RefParams {
-  const m: RefParams = new Map();
-  for (const t of layout.tensors) m.set(t.name, Float64Array.from(view(layout, p, t.name)));
-  return m;
-}
-
-function tokensFor(seed: number, vocab: number) {
-  const r = lcg(seed), all = Array.from({ length: S + 1 }, () => Math.floor(r() * vocab));
-  return { tokens: Int32Array.from(all.slice(0, S)), targets: Int32Array.from(all.slice(1)) };
-}
-
-/** max |a - b| over a tensor, relative to max |b| (the reference). */
-function relErr(a: Float32Array, b: Float64Array): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
-  return num / Math.max(den, 1e-30);
-}
-
 for (const name of ["tiny", "tiny-qwen3"]) {
   describe(`${name}: one training step on the cpu backend`, () => {
     const c = loadModelConfig(name), layout = paramLayout(c);
     const params = randomParams(layout, 11);
-    const { tokens, targets } = tokensFor(5, c.vocab_size);
+    const { tokens, targets } = randomWindow(5, c.vocab_size, S);
 
     test("fp32: loss and every gradient match the float64 reference", () => {
       using pipe = new TransformerPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: null });
       pipe.stageWeights(params);
       const grads = new Float32Array(layout.total);
       const loss = pipe.forwardBackward(params, grads, tokens, targets, 1, 1);
-      const rc = refConfig(c), rp = toRef(layout, params);
+      const rc = refConfig(c), rp = toFloat64Params(layout, params);
       const fw = refForward(rc, rp, tokens, targets), rg = refBackward(rc, rp, tokens, targets, fw);
       expect(Math.abs(loss - fw.loss)).toBeLessThan(1e-5 * fw.loss);
       for (const t of layout.tensors) {
@@ -98,7 +69,7 @@ for (const name of ["tiny", "tiny-qwen3"]) {
       const compact = new Int32Array(c.vocab_size).fill(-1);
       ids.forEach((id, i) => { compact[id] = i; });
       const loss = pipe.loss(params, tokens, targets.map((t) => compact[t]));
-      const fw = refForward(refConfig(c), toRef(layout, params), tokens, targets);
+      const fw = refForward(refConfig(c), toFloat64Params(layout, params), tokens, targets);
       let want = 0;
       for (let s = 0; s < S; s++) {
         const row = Array.from(ids, (id) => fw.logits[s * c.vocab_size + id]), mx = Math.max(...row);
@@ -112,7 +83,7 @@ for (const name of ["tiny", "tiny-qwen3"]) {
 describe("fp16 (ANE) numerics: loss scaling keeps small gradients alive", () => {
   test("tiny model at its real init scale: without scaling most attention-weight gradients underflow to 0", () => {
     const c = loadModelConfig("tiny"), layout = paramLayout(c), params = initParams(c, layout, 7);
-    const { tokens, targets } = tokensFor(9, c.vocab_size);
+    const { tokens, targets } = randomWindow(9, c.vocab_size, S);
     const nonzero = (numerics: "fp16" | "fp32", scale: number) => {
       using pipe = new TransformerPipeline(backend, c, layout, { seq: S, numerics, chip: "none", vocabIds: null });
       pipe.stageWeights(params);

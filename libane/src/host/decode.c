@@ -1,125 +1,57 @@
-/* decode.c — autoregressive inference for Llama-style models (llama, qwen3) on the host: a
- * fused, multithreaded forward over a model's fp32 weights with a KV cache (ane_decoder).
+/* decode.c — autoregressive inference on the host (ane_decoder): a fused, multithreaded forward
+ * with a KV cache, for Llama-style models (llama, qwen3) and GPT-2-style models (gpt), over fp32
+ * weights read in place or fp16 copies of the matrices (see ane.h "decoding").
  *
  * One routine runs any number of new positions: prefill (n > 1) and decode (n = 1) are the
  * same code, so an uncached generation (reset, then run the whole sequence) computes every
- * logit with exactly the same float operations, in the same order, as a cached one. That is
- * why every output element has one fixed summation order:
- *   - matvec: out[b, o] = dot(W[o, :], x[b, :]) with DOT_LANES independent accumulators
- *     (lane l sums elements l, l + DOT_LANES, ...), reduced by a fixed pairwise tree. The
- *     batched kernel runs up to POS_BLOCK positions per pass over a weight row (prefill reads
- *     the weights once per block, not once per position) with the same per-lane arithmetic.
- *   - each output row is computed by one thread, so the thread count never changes a bit.
+ * logit with exactly the same float operations, in the same order, as a cached one:
+ *   - matrix products go through ane_dec_matvec_rows (decode_matvec.c), whose summation order
+ *     per output is fixed whatever the batch of positions or the instruction set;
+ *   - each output element is computed by one thread, so the thread count never changes a bit;
+ *   - norms, attention and activations work per position, in a fixed order.
+ *
+ * The two architectures differ only in a few places, so both fill one per-layer description:
+ * a norm with or without bias (LayerNorm / RMSNorm), projections with or without bias, a
+ * SwiGLU MLP (gate set) or a GELU one (gate unset), and RoPE or learned position embeddings.
+ * GPT's fused c_attn [Q + 2 KV, dim] is three row ranges of one matrix: wq, wk and wv.
  *
  * Shapes (row-major, one row per position):
- *   x, xn [n, D]   q [n, H*hd]   k, v [n, KV*hd]   att [n, H*hd]   h1, h3 [n, F]
- *   KV cache: k_cache, v_cache [L, max_seq, KV*hd]; scores [n, H, max_seq]
- * Weights are borrowed ([out, in] row-major, Hugging Face's nn.Linear layout) and read in
- * fp32: a decode step streams every matrix once (plus the embedding row and the classifier). */
+ *   x, xn [n, D]   q [n, Q]   k, v [n, KV]   att [n, Q]   h1, h3 [n, F]   scores [n, H, max_seq]
+ *   KV cache: k_cache, v_cache [L, max_seq, KV] */
 #include "../core/platform.h"
 #include "../core/error.h"
 #include "../core/threads.h"
+#include "decode_matvec.h"
 
-#define DOT_LANES 16
-#define POS_BLOCK 4
+typedef ane_dec_matrix matrix;
 
-/* Per layer, in the order ane.h documents for the weights array. */
-enum { W_ATTN_NORM, W_Q, W_K, W_V, W_Q_NORM, W_K_NORM, W_O, W_FFN_NORM, W_GATE, W_UP, W_DOWN, W_PER_LAYER };
+typedef struct {
+    const float *norm1_w, *norm1_b, *norm2_w, *norm2_b;   /* *_b NULL: RMSNorm, else LayerNorm */
+    const float *q_norm, *k_norm;                          /* Qwen3's per-head RMSNorm, or NULL */
+    matrix wq, wk, wv, wo, gate, up, down;                 /* gate unset: GELU MLP */
+    const float *bq, *bk, *bv, *bo, *b_up, *b_down;        /* NULL without biases */
+} layer_weights;
 
 struct ane_decoder {
     ane_decoder_config c;
-    const float *embed, *final_norm, *cls;
-    const float **layer;              /* [L][W_PER_LAYER] */
-    float *k_cache, *v_cache;         /* [L, max_seq, KV] */
-    uint32_t length;                  /* positions held in the cache */
-    uint32_t cap;                     /* positions the scratch below holds */
+    matrix embed, pos_embed, cls;             /* pos_embed unset without learned positions */
+    const float *final_w, *final_b;
+    layer_weights *layer;                     /* [L] */
+    uint16_t *half;                           /* the fp16 copies (ANE_WEIGHTS_FP16), owned */
+    uint64_t weight_bytes;                    /* streamed per decode step */
+    float *k_cache, *v_cache;                 /* [L, max_seq, KV] */
+    uint32_t length;                          /* positions held in the cache */
+    uint32_t cap;                             /* positions the scratch below holds */
     float *x, *xn, *q, *k, *v, *att, *h1, *h3, *scores;
 };
 
-/* ------------------------------------------------------------------ kernels */
+/* ------------------------------------------------------------------ per-position pieces */
 
-static float reduce_lanes(const float *a)
+/* Row r of an fp32 or fp16 matrix with `cols` columns, as fp32. */
+static void matrix_row(const matrix *m, size_t r, uint32_t cols, float *out)
 {
-    float t[DOT_LANES];
-    for (int l = 0; l < DOT_LANES; l++) t[l] = a[l];
-    for (int w = DOT_LANES / 2; w >= 1; w /= 2)
-        for (int l = 0; l < w; l++) t[l] = t[l] + t[l + w];
-    return t[0];
-}
-
-/* dot(w, x) over n elements in the fixed order above. */
-static float dot1(const float *w, const float *x, uint32_t n)
-{
-    const uint32_t body = n - n % DOT_LANES;
-    float acc[DOT_LANES] = {0};
-    for (uint32_t i = 0; i < body; i += DOT_LANES)
-        for (int l = 0; l < DOT_LANES; l++) acc[l] += w[i + l] * x[i + l];
-    for (uint32_t i = body; i < n; i++) acc[i - body] += w[i] * x[i];
-    return reduce_lanes(acc);
-}
-
-/* The same for POS_BLOCK (4) vectors x0..x3 at once, reading w once: each result has exactly
- * dot1's arithmetic, lane by lane. */
-static void dot4(const float *w, const float *x0, const float *x1, const float *x2, const float *x3, uint32_t n,
-                 float *out, size_t out_step)
-{
-    const uint32_t body = n - n % DOT_LANES;
-    float a0[DOT_LANES] = {0}, a1[DOT_LANES] = {0}, a2[DOT_LANES] = {0}, a3[DOT_LANES] = {0};
-    for (uint32_t i = 0; i < body; i += DOT_LANES)
-        for (int l = 0; l < DOT_LANES; l++) {
-            const float wv = w[i + l];
-            a0[l] += wv * x0[i + l];
-            a1[l] += wv * x1[i + l];
-            a2[l] += wv * x2[i + l];
-            a3[l] += wv * x3[i + l];
-        }
-    for (uint32_t i = body; i < n; i++) {
-        a0[i - body] += w[i] * x0[i];
-        a1[i - body] += w[i] * x1[i];
-        a2[i - body] += w[i] * x2[i];
-        a3[i - body] += w[i] * x3[i];
-    }
-    out[0] = reduce_lanes(a0);
-    out[out_step] = reduce_lanes(a1);
-    out[2 * out_step] = reduce_lanes(a2);
-    out[3 * out_step] = reduce_lanes(a3);
-}
-
-/* out[b * out_stride + o] = dot(W[o, :in], X[b, :in]) for o in [o0, o1), b in [0, nb). */
-static void matvec_rows(const float *W, uint32_t in, const float *X, uint32_t nb, float *out,
-                        uint32_t out_stride, int64_t o0, int64_t o1)
-{
-    for (int64_t o = o0; o < o1; o++) {
-        const float *w = W + (size_t)o * in;
-        uint32_t b = 0;
-        for (; b + POS_BLOCK <= nb; b += POS_BLOCK) {
-            const float *x = X + (size_t)b * in;
-            dot4(w, x, x + in, x + 2 * (size_t)in, x + 3 * (size_t)in, in, out + (size_t)b * out_stride + (size_t)o, out_stride);
-        }
-        for (; b < nb; b++) out[(size_t)b * out_stride + (size_t)o] = dot1(w, X + (size_t)b * in, in);
-    }
-}
-
-typedef struct {
-    const float *W, *X;
-    float *out;
-    uint32_t in, nb, out_stride;
-} matvec_job;
-
-static void matvec_range(void *ctx, int64_t begin, int64_t end)
-{
-    const matvec_job *j = ctx;
-    matvec_rows(j->W, j->in, j->X, j->nb, j->out, j->out_stride, begin, end);
-}
-
-/* out[b, o] (row stride out_stride) = W[rows, in] · X[b, :] for b < nb, on the pool. */
-static void matvec(const float *W, uint32_t rows, uint32_t in, const float *X, uint32_t nb, float *out,
-                   uint32_t out_stride)
-{
-    matvec_job j = {W, X, out, in, nb, out_stride};
-    /* ~32 KB of weights per chunk: enough work to amortise the hand-off. */
-    int64_t grain = 1 + 8192 / (int64_t)in;
-    ane_parallel_for(rows, grain, matvec_range, &j);
+    if (m->f32) { memcpy(out, m->f32 + r * cols, cols * sizeof(float)); return; }
+    for (uint32_t i = 0; i < cols; i++) out[i] = ane_half_to_float(m->f16[r * cols + i]);
 }
 
 /* y = x / sqrt(mean(x^2) + eps) * w over n elements; the sum of squares in float64. */
@@ -129,6 +61,24 @@ static void rmsnorm(const float *x, const float *w, float *y, uint32_t n, float 
     for (uint32_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
     const float r = (float)(1.0 / sqrt(ss / n + (double)eps));
     for (uint32_t i = 0; i < n; i++) y[i] = x[i] * r * w[i];
+}
+
+/* y = (x - mean(x)) / sqrt(var(x) + eps) * w + b over n elements; mean and variance in float64. */
+static void layernorm(const float *x, const float *w, const float *b, float *y, uint32_t n, float eps)
+{
+    double s = 0.0;
+    for (uint32_t i = 0; i < n; i++) s += x[i];
+    const double mean = s / n;
+    double v = 0.0;
+    for (uint32_t i = 0; i < n; i++) v += ((double)x[i] - mean) * ((double)x[i] - mean);
+    const float r = (float)(1.0 / sqrt(v / n + (double)eps)), m = (float)mean;
+    for (uint32_t i = 0; i < n; i++) y[i] = (x[i] - m) * r * w[i] + b[i];
+}
+
+static void norm(const float *x, const float *w, const float *b, float *y, uint32_t n, float eps)
+{
+    if (b) layernorm(x, w, b, y, n, eps);
+    else rmsnorm(x, w, y, n, eps);
 }
 
 /* Rotate each of `heads` heads of x [heads * hd] by its position's angles (cs, sn: [hd/2]). */
@@ -147,7 +97,32 @@ static void rope_heads(float *x, uint32_t heads, uint32_t hd, uint32_t style, co
     }
 }
 
-/* Per new position: q/k norm (Qwen3), RoPE, then k and v into the cache at its position. */
+/* ------------------------------------------------------------------ parallel stages */
+
+typedef struct {
+    const matrix *W;
+    const float *X, *bias;
+    float *out;
+    uint32_t in, nb, out_stride;
+} matvec_job;
+
+static void matvec_range(void *ctx, int64_t begin, int64_t end)
+{
+    const matvec_job *j = ctx;
+    ane_dec_matvec_rows(j->W, j->in, j->X, j->nb, j->bias, j->out, j->out_stride, begin, end);
+}
+
+/* out[b, o] (row stride out_stride) = W[o, :in] · X[b, :] (+ bias[o]) for b < nb, on the pool. */
+static void matvec(const matrix *W, uint32_t rows, uint32_t in, const float *X, uint32_t nb, const float *bias,
+                   float *out, uint32_t out_stride)
+{
+    matvec_job j = {W, X, bias, out, in, nb, out_stride};
+    /* ~32 KB of fp32 weights per chunk: enough work to amortise the hand-off. */
+    int64_t grain = 1 + 8192 / (int64_t)in;
+    ane_parallel_for(rows, grain, matvec_range, &j);
+}
+
+/* Per new position: q/k norm (Qwen3), RoPE (llama), then k and v into the cache at its position. */
 typedef struct {
     ane_decoder *d;
     uint32_t layer, pos0;
@@ -159,22 +134,24 @@ static void qkv_range(void *ctx, int64_t begin, int64_t end)
     const ane_decoder *d = j->d;
     const ane_decoder_config *c = &d->c;
     const uint32_t hd = c->head_dim, Q = c->n_heads * hd, KV = c->n_kv_heads * hd, half = hd / 2;
-    const float **w = d->layer + (size_t)j->layer * W_PER_LAYER;
+    const layer_weights *w = d->layer + j->layer;
     float cs[512], sn[512];      /* head_dim <= 1024 is checked at create */
     for (int64_t b = begin; b < end; b++) {
         const uint32_t pos = j->pos0 + (uint32_t)b;
         float *q = d->q + (size_t)b * Q, *k = d->k + (size_t)b * KV, *v = d->v + (size_t)b * KV;
-        if (c->qk_norm) {
-            for (uint32_t h = 0; h < c->n_heads; h++) rmsnorm(q + (size_t)h * hd, w[W_Q_NORM], q + (size_t)h * hd, hd, c->norm_eps);
-            for (uint32_t h = 0; h < c->n_kv_heads; h++) rmsnorm(k + (size_t)h * hd, w[W_K_NORM], k + (size_t)h * hd, hd, c->norm_eps);
+        if (w->q_norm) {
+            for (uint32_t h = 0; h < c->n_heads; h++) rmsnorm(q + (size_t)h * hd, w->q_norm, q + (size_t)h * hd, hd, c->norm_eps);
+            for (uint32_t h = 0; h < c->n_kv_heads; h++) rmsnorm(k + (size_t)h * hd, w->k_norm, k + (size_t)h * hd, hd, c->norm_eps);
         }
-        for (uint32_t i = 0; i < half; i++) {
-            double angle = (double)pos * pow((double)c->rope_theta, -2.0 * i / hd);
-            cs[i] = (float)cos(angle);
-            sn[i] = (float)sin(angle);
+        if (c->arch == ANE_DECODER_LLAMA) {
+            for (uint32_t i = 0; i < half; i++) {
+                double angle = (double)pos * pow((double)c->rope_theta, -2.0 * i / hd);
+                cs[i] = (float)cos(angle);
+                sn[i] = (float)sin(angle);
+            }
+            rope_heads(q, c->n_heads, hd, c->rope_style, cs, sn);
+            rope_heads(k, c->n_kv_heads, hd, c->rope_style, cs, sn);
         }
-        rope_heads(q, c->n_heads, hd, c->rope_style, cs, sn);
-        rope_heads(k, c->n_kv_heads, hd, c->rope_style, cs, sn);
         size_t at = ((size_t)j->layer * c->max_seq + pos) * KV;
         memcpy(d->k_cache + at, k, KV * sizeof(float));
         memcpy(d->v_cache + at, v, KV * sizeof(float));
@@ -224,6 +201,24 @@ static void attn_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+/* The MLP's activation, elementwise over [n, F]: SwiGLU h1 = silu(h1) * h3 (gate set), or
+ * GELU's tanh form h1 = 0.5 h1 (1 + tanh(sqrt(2/pi) (h1 + 0.044715 h1^3))). */
+typedef struct {
+    float *h1;
+    const float *h3;
+    bool swiglu;
+} act_job;
+
+static void act_range(void *ctx, int64_t begin, int64_t end)
+{
+    const act_job *j = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        const float g = j->h1[i];
+        if (j->swiglu) j->h1[i] = g / (1.0f + expf(-g)) * j->h3[i];
+        else j->h1[i] = 0.5f * g * (1.0f + tanhf(0.7978845608f * (g + 0.044715f * g * g * g)));
+    }
+}
+
 /* ------------------------------------------------------------------ the handle */
 
 static void free_scratch(ane_decoder *d)
@@ -258,6 +253,137 @@ static ane_status ensure_scratch(ane_decoder *d, uint32_t n)
     return ANE_OK;
 }
 
+/* Every matrix of the model, for sizing and converting: where its pointer lives in the
+ * decoder, the fp32 source and its element count. */
+typedef struct {
+    matrix *m;
+    const float *src;
+    size_t count;
+    uint64_t index;        /* in the weights array, for messages */
+} matrix_slot;
+
+/* The matrices in ane.h's order; returns how many (at most 2 + 7 L + 1). */
+static size_t list_matrices(ane_decoder *d, const float *const *weights, matrix_slot *out)
+{
+    const ane_decoder_config *c = &d->c;
+    const size_t D = c->dim, F = c->hidden_dim, Q = (size_t)c->n_heads * c->head_dim, KV = (size_t)c->n_kv_heads * c->head_dim;
+    const bool gpt = c->arch == ANE_DECODER_GPT;
+    const uint64_t per = gpt ? 12 : 11, first = gpt ? 2 : 1, last = first + per * c->n_layers;
+    size_t n = 0;
+#define SLOT(M, I, OFF, COUNT) (out[n++] = (matrix_slot){&(M), weights[I] + (OFF), (COUNT), (I)})
+    SLOT(d->embed, 0, 0, (size_t)c->vocab_size * D);
+    if (gpt) SLOT(d->pos_embed, 1, 0, (size_t)c->max_seq * D);
+    for (uint32_t l = 0; l < c->n_layers; l++) {
+        layer_weights *w = d->layer + l;
+        const uint64_t at = first + per * l;
+        if (gpt) {
+            SLOT(w->wq, at + 2, 0, Q * D);
+            SLOT(w->wk, at + 2, Q * D, KV * D);
+            SLOT(w->wv, at + 2, (Q + KV) * D, KV * D);
+            SLOT(w->wo, at + 4, 0, D * Q);
+            SLOT(w->up, at + 8, 0, F * D);
+            SLOT(w->down, at + 10, 0, D * F);
+        } else {
+            SLOT(w->wq, at + 1, 0, Q * D);
+            SLOT(w->wk, at + 2, 0, KV * D);
+            SLOT(w->wv, at + 3, 0, KV * D);
+            SLOT(w->wo, at + 6, 0, D * Q);
+            SLOT(w->gate, at + 8, 0, F * D);
+            SLOT(w->up, at + 9, 0, F * D);
+            SLOT(w->down, at + 10, 0, D * F);
+        }
+    }
+    SLOT(d->cls, last + (gpt ? 2 : 1), 0, (size_t)c->vocab_size * D);
+#undef SLOT
+    return n;
+}
+
+/* Point the decoder at the vectors (norms, biases) in ane.h's order. */
+static void take_vectors(ane_decoder *d, const float *const *weights)
+{
+    const ane_decoder_config *c = &d->c;
+    const size_t Q = (size_t)c->n_heads * c->head_dim, KV = (size_t)c->n_kv_heads * c->head_dim;
+    const bool gpt = c->arch == ANE_DECODER_GPT;
+    const uint64_t per = gpt ? 12 : 11, first = gpt ? 2 : 1, last = first + per * c->n_layers;
+    for (uint32_t l = 0; l < c->n_layers; l++) {
+        layer_weights *w = d->layer + l;
+        const float *const *p = weights + first + per * l;
+        if (gpt) {
+            w->norm1_w = p[0]; w->norm1_b = p[1];
+            w->bq = p[3]; w->bk = p[3] + Q; w->bv = p[3] + Q + KV;
+            w->bo = p[5];
+            w->norm2_w = p[6]; w->norm2_b = p[7];
+            w->b_up = p[9]; w->b_down = p[11];
+        } else {
+            w->norm1_w = p[0];
+            w->q_norm = c->qk_norm ? p[4] : NULL;
+            w->k_norm = c->qk_norm ? p[5] : NULL;
+            w->norm2_w = p[7];
+        }
+    }
+    d->final_w = weights[last];
+    d->final_b = gpt ? weights[last + 1] : NULL;
+}
+
+static ane_status check_config(const ane_decoder_config *c, uint64_t n_weights)
+{
+    if (c->arch != ANE_DECODER_LLAMA && c->arch != ANE_DECODER_GPT)
+        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: arch %u is not ANE_DECODER_LLAMA (0) or ANE_DECODER_GPT (1)", c->arch);
+    if (c->weight_type != ANE_WEIGHTS_FP32 && c->weight_type != ANE_WEIGHTS_FP16)
+        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: weight_type %u is not ANE_WEIGHTS_FP32 (0) or ANE_WEIGHTS_FP16 (1)", c->weight_type);
+    if (!c->dim || !c->hidden_dim || !c->n_layers || !c->n_heads || !c->n_kv_heads || !c->head_dim || !c->vocab_size || !c->max_seq)
+        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: every size in the config must be > 0");
+    if (c->n_heads % c->n_kv_heads)
+        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: n_kv_heads (%u) must divide n_heads (%u)", c->n_kv_heads, c->n_heads);
+    if (c->head_dim % 2 || c->head_dim > 1024)
+        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: head_dim must be even and <= 1024 (got %u)", c->head_dim);
+    if (!(c->norm_eps >= 0.0f))
+        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: norm_eps must be >= 0");
+    if (c->arch == ANE_DECODER_LLAMA) {
+        if (c->rope_style != ANE_ROPE_INTERLEAVED && c->rope_style != ANE_ROPE_ROTATE_HALF)
+            return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: rope_style %u is not ANE_ROPE_INTERLEAVED (0) or ANE_ROPE_ROTATE_HALF (1)", c->rope_style);
+        if (!(c->rope_theta > 1.0f))
+            return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: rope_theta must be > 1");
+    } else if (c->qk_norm) {
+        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: qk_norm is a Llama-family option; a GPT config must leave it 0");
+    }
+    const bool gpt = c->arch == ANE_DECODER_GPT;
+    const uint64_t want = gpt ? 5 + 12ull * c->n_layers : 3 + 11ull * c->n_layers;
+    if (n_weights != want)
+        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: %llu weight pointers given, a %u-layer %s model needs %llu (see ane.h)",
+                        (unsigned long long)n_weights, c->n_layers, gpt ? "GPT" : "Llama", (unsigned long long)want);
+    return ANE_OK;
+}
+
+/* Convert every matrix to fp16 into one owned arena (a matrix given twice, the tied
+ * classifier, is converted once). */
+static ane_status convert_to_half(ane_decoder *d, matrix_slot *slots, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += slots[i].count;
+    d->half = malloc(total * sizeof(uint16_t));
+    if (!d->half)
+        return ane_fail(ANE_ERR_NO_MEMORY, "ane_decoder_create: out of memory for %.1f MB of fp16 weights", (double)total * 2 / 1e6);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        matrix_slot *s = slots + i;
+        size_t same = i;
+        for (size_t k = 0; k < i; k++)
+            if (slots[k].src == s->src && slots[k].count == s->count) { same = k; break; }
+        if (same != i) { s->m->f16 = slots[same].m->f16; continue; }
+        uint16_t *h = d->half + at;
+        for (size_t e = 0; e < s->count; e++) {
+            h[e] = ane_float_to_half(s->src[e]);
+            if ((h[e] & 0x7c00u) == 0x7c00u)
+                return ane_fail(ANE_ERR_WEIGHTS, "ane_decoder_create: weight %llu (a matrix) holds %g at element %zu, which fp16 cannot store "
+                                "(|w| must be < 65520 and not NaN): use fp32 weights", (unsigned long long)s->index, (double)s->src[e], e);
+        }
+        s->m->f16 = h;
+        at += s->count;
+    }
+    return ANE_OK;
+}
+
 ANE_API ane_status ane_decoder_create(const ane_decoder_config *cfg, const float *const *weights,
                                       uint64_t n_weights, ane_decoder **out)
 {
@@ -265,41 +391,47 @@ ANE_API ane_status ane_decoder_create(const ane_decoder_config *cfg, const float
     *out = NULL;
     if (!cfg || !weights) return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: config or weights is NULL");
     const ane_decoder_config c = *cfg;
-    if (!c.dim || !c.hidden_dim || !c.n_layers || !c.n_heads || !c.n_kv_heads || !c.head_dim || !c.vocab_size || !c.max_seq)
-        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: every size in the config must be > 0");
-    if (c.n_heads % c.n_kv_heads)
-        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: n_kv_heads (%u) must divide n_heads (%u)", c.n_kv_heads, c.n_heads);
-    if (c.head_dim % 2 || c.head_dim > 1024)
-        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: head_dim must be even and <= 1024 (got %u)", c.head_dim);
-    if (c.rope_style != ANE_ROPE_INTERLEAVED && c.rope_style != ANE_ROPE_ROTATE_HALF)
-        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: rope_style %u is not ANE_ROPE_INTERLEAVED (0) or ANE_ROPE_ROTATE_HALF (1)", c.rope_style);
-    if (!(c.rope_theta > 1.0f) || !(c.norm_eps >= 0.0f))
-        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: rope_theta must be > 1 and norm_eps >= 0");
-    const uint64_t want = 3 + (uint64_t)W_PER_LAYER * c.n_layers;
-    if (n_weights != want)
-        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: %llu weight pointers given, a %u-layer model needs %llu (see ane.h)",
-                        (unsigned long long)n_weights, c.n_layers, (unsigned long long)want);
-    for (uint64_t i = 0; i < want; i++) {
-        uint64_t slot = i == 0 || i >= want - 2 ? W_PER_LAYER : (i - 1) % W_PER_LAYER;
-        if (!weights[i] && !(!c.qk_norm && (slot == W_Q_NORM || slot == W_K_NORM)))
+    ane_status st = check_config(&c, n_weights);
+    if (st) return st;
+    for (uint64_t i = 0; i < n_weights; i++) {
+        const uint64_t slot = c.arch == ANE_DECODER_LLAMA && i >= 1 && i < n_weights - 2 ? (i - 1) % 11 : 99;
+        const bool optional = !c.qk_norm && (slot == 4 || slot == 5);   /* q_norm, k_norm */
+        if (!weights[i] && !optional)
             return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_create: weight pointer %llu is NULL", (unsigned long long)i);
     }
     ane_decoder *d = calloc(1, sizeof *d);
     if (!d) return ane_fail(ANE_ERR_NO_MEMORY, "ane_decoder_create: out of memory");
     d->c = c;
-    d->embed = weights[0];
-    d->final_norm = weights[want - 2];
-    d->cls = weights[want - 1];
     const size_t cache = (size_t)c.n_layers * c.max_seq * c.n_kv_heads * c.head_dim;
-    d->layer = malloc((size_t)c.n_layers * W_PER_LAYER * sizeof *d->layer);
+    const size_t max_slots = 3 + 7 * (size_t)c.n_layers;
+    d->layer = calloc(c.n_layers, sizeof *d->layer);
+    matrix_slot *slots = malloc(max_slots * sizeof *slots);
     d->k_cache = malloc(cache * sizeof(float));
     d->v_cache = malloc(cache * sizeof(float));
-    if (!d->layer || !d->k_cache || !d->v_cache) {
+    if (!d->layer || !slots || !d->k_cache || !d->v_cache) {
+        free(slots);
         ane_decoder_free(d);
         return ane_fail(ANE_ERR_NO_MEMORY, "ane_decoder_create: out of memory for a KV cache of %u positions (%.1f MB)",
                         c.max_seq, 2.0 * (double)cache * 4 / 1e6);
     }
-    for (uint64_t i = 0; i < (uint64_t)c.n_layers * W_PER_LAYER; i++) d->layer[i] = weights[1 + i];
+    take_vectors(d, weights);
+    const size_t n = list_matrices(d, weights, slots);
+    if (c.weight_type == ANE_WEIGHTS_FP16) {
+        st = convert_to_half(d, slots, n);
+        if (st) { free(slots); ane_decoder_free(d); return st; }
+    } else {
+        for (size_t i = 0; i < n; i++) slots[i].m->f32 = slots[i].src;
+    }
+    /* Bytes per decode step: the matrices (each embedding only one row), norms and biases. */
+    const uint64_t elem = c.weight_type == ANE_WEIGHTS_FP16 ? 2 : 4;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += elem * (slots[i].m == &d->embed || slots[i].m == &d->pos_embed ? c.dim : slots[i].count);
+    const uint64_t F = c.hidden_dim, D = c.dim, QKV = (uint64_t)(c.n_heads + 2 * c.n_kv_heads) * c.head_dim;
+    const uint64_t vectors = c.arch == ANE_DECODER_GPT ? c.n_layers * (4 * D + QKV + 2 * D + F) + 2 * D
+                                                       : c.n_layers * (2 * D + (c.qk_norm ? 2ull * c.head_dim : 0)) + D;
+    d->weight_bytes = bytes + 4 * vectors;
+    free(slots);
     *out = d;
     return ANE_OK;
 }
@@ -308,7 +440,7 @@ ANE_API void ane_decoder_free(ane_decoder *d)
 {
     if (!d) return;
     free_scratch(d);
-    free(d->layer); free(d->k_cache); free(d->v_cache);
+    free(d->layer); free(d->half); free(d->k_cache); free(d->v_cache);
     free(d);
 }
 
@@ -321,20 +453,7 @@ ANE_API ane_status ane_decoder_reset(ane_decoder *d)
 
 ANE_API uint32_t ane_decoder_length(const ane_decoder *d) { return d ? d->length : 0; }
 
-typedef struct {
-    float *h1;
-    const float *h3;
-    uint64_t n;
-} swiglu_job;
-
-static void swiglu_range(void *ctx, int64_t begin, int64_t end)
-{
-    const swiglu_job *j = ctx;
-    for (int64_t i = begin; i < end; i++) {
-        const float g = j->h1[i];
-        j->h1[i] = g / (1.0f + expf(-g)) * j->h3[i];
-    }
-}
+ANE_API uint64_t ane_decoder_weight_bytes(const ane_decoder *d) { return d ? d->weight_bytes : 0; }
 
 ANE_API ane_status ane_decoder_step(ane_decoder *d, const int32_t *tokens, uint32_t n, uint32_t pos, float *logits)
 {
@@ -354,33 +473,43 @@ ANE_API ane_status ane_decoder_step(ane_decoder *d, const int32_t *tokens, uint3
     if (st) return st;
     const uint32_t D = c->dim, F = c->hidden_dim, hd = c->head_dim;
     const uint32_t Q = c->n_heads * hd, KV = c->n_kv_heads * hd;
+    const float eps = c->norm_eps;
 
-    for (uint32_t b = 0; b < n; b++) memcpy(d->x + (size_t)b * D, d->embed + (size_t)tokens[b] * D, D * sizeof(float));
+    /* x[b] = embedding[token] (+ position embedding[pos + b]); xn holds the position row. */
+    for (uint32_t b = 0; b < n; b++) {
+        float *x = d->x + (size_t)b * D;
+        matrix_row(&d->embed, (size_t)tokens[b], D, x);
+        if (c->arch == ANE_DECODER_GPT) {
+            matrix_row(&d->pos_embed, (size_t)pos + b, D, d->xn);
+            for (uint32_t i = 0; i < D; i++) x[i] += d->xn[i];
+        }
+    }
     for (uint32_t l = 0; l < c->n_layers; l++) {
-        const float **w = d->layer + (size_t)l * W_PER_LAYER;
-        for (uint32_t b = 0; b < n; b++) rmsnorm(d->x + (size_t)b * D, w[W_ATTN_NORM], d->xn + (size_t)b * D, D, c->norm_eps);
-        matvec(w[W_Q], Q, D, d->xn, n, d->q, Q);
-        matvec(w[W_K], KV, D, d->xn, n, d->k, KV);
-        matvec(w[W_V], KV, D, d->xn, n, d->v, KV);
+        const layer_weights *w = d->layer + l;
+        for (uint32_t b = 0; b < n; b++) norm(d->x + (size_t)b * D, w->norm1_w, w->norm1_b, d->xn + (size_t)b * D, D, eps);
+        matvec(&w->wq, Q, D, d->xn, n, w->bq, d->q, Q);
+        matvec(&w->wk, KV, D, d->xn, n, w->bk, d->k, KV);
+        matvec(&w->wv, KV, D, d->xn, n, w->bv, d->v, KV);
         qkv_job qj = {d, l, pos};
         ane_parallel_for(n, 1, qkv_range, &qj);
         attn_job aj = {d, l, pos};
         ane_parallel_for((int64_t)n * c->n_heads, 1, attn_range, &aj);
         /* The o projection lands in xn (free now), then the residual adds it. */
-        matvec(w[W_O], D, Q, d->att, n, d->xn, D);
+        matvec(&w->wo, D, Q, d->att, n, w->bo, d->xn, D);
         for (size_t i = 0; i < (size_t)n * D; i++) d->x[i] += d->xn[i];
-        for (uint32_t b = 0; b < n; b++) rmsnorm(d->x + (size_t)b * D, w[W_FFN_NORM], d->xn + (size_t)b * D, D, c->norm_eps);
-        matvec(w[W_GATE], F, D, d->xn, n, d->h1, F);
-        matvec(w[W_UP], F, D, d->xn, n, d->h3, F);
-        swiglu_job sj = {d->h1, d->h3, (uint64_t)n * F};
-        ane_parallel_for((int64_t)n * F, 4096, swiglu_range, &sj);
-        matvec(w[W_DOWN], D, F, d->h1, n, d->xn, D);
+        for (uint32_t b = 0; b < n; b++) norm(d->x + (size_t)b * D, w->norm2_w, w->norm2_b, d->xn + (size_t)b * D, D, eps);
+        const bool swiglu = w->gate.f32 || w->gate.f16;
+        if (swiglu) matvec(&w->gate, F, D, d->xn, n, NULL, d->h1, F);
+        matvec(&w->up, F, D, d->xn, n, w->b_up, swiglu ? d->h3 : d->h1, F);
+        act_job jj = {d->h1, d->h3, swiglu};
+        ane_parallel_for((int64_t)n * F, 4096, act_range, &jj);
+        matvec(&w->down, D, F, d->h1, n, w->b_down, d->xn, D);
         for (size_t i = 0; i < (size_t)n * D; i++) d->x[i] += d->xn[i];
     }
     /* Only the last position's logits are wanted. */
     const float *last = d->x + (size_t)(n - 1) * D;
-    rmsnorm(last, d->final_norm, d->xn, D, c->norm_eps);
-    matvec(d->cls, c->vocab_size, D, d->xn, 1, logits, c->vocab_size);
+    norm(last, d->final_w, d->final_b, d->xn, D, eps);
+    matvec(&d->cls, c->vocab_size, D, d->xn, 1, NULL, logits, c->vocab_size);
     d->length = pos + n;
     return ANE_OK;
 }
