@@ -1,7 +1,9 @@
 """PyTorch CPU decode of a llama2.c checkpoint with a KV cache: the baseline for rustane generate.
 
-usage: pytorch_decode.py MODEL.bin PROMPT_IDS(comma-separated) NEW_TOKENS THREADS
-Greedy, fp32, torch.inference_mode; prints one JSON line {tokens_per_s, prefill_ms, tokens}.
+usage: pytorch_decode.py MODEL.bin PROMPT_IDS(comma-separated) NEW_TOKENS THREADS [ROUNDS] [DTYPE]
+Greedy, torch.inference_mode, weights in DTYPE (float32 default, or bfloat16 / float16);
+prints one JSON line {tokens_per_s (median of ROUNDS generations), rounds: [tokens/s each],
+prefill_ms, tokens}.
 """
 import json
 import sys
@@ -12,13 +14,15 @@ import torch
 import torch.nn.functional as F
 
 path, prompt, new_tokens, threads = sys.argv[1], [int(t) for t in sys.argv[2].split(",")], int(sys.argv[3]), int(sys.argv[4])
+rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+dtype = getattr(torch, sys.argv[6]) if len(sys.argv) > 6 else torch.float32
 torch.set_num_threads(threads)
 raw = np.fromfile(path, dtype=np.uint8)
 dim, hidden, L, H, KVH, V, seq = np.frombuffer(raw[:28].tobytes(), dtype="<i4")
 shared = V > 0
 V = abs(int(V))
 hd = dim // H
-data = torch.from_numpy(np.frombuffer(raw[28:].tobytes(), dtype="<f4").copy())
+data = torch.from_numpy(np.frombuffer(raw[28:].tobytes(), dtype="<f4").copy()).to(dtype)
 at = 0
 
 
@@ -37,8 +41,9 @@ wcls = tok if shared else take(V, dim)
 freqs = 1.0 / (10000.0 ** (torch.arange(0, hd, 2).float() / hd))
 ang = torch.outer(torch.arange(seq).float(), freqs)
 cos, sin = ang.cos(), ang.sin()
-kc = torch.zeros(L, seq, KVH, hd)
-vc = torch.zeros(L, seq, KVH, hd)
+cos, sin = cos.to(dtype), sin.to(dtype)
+kc = torch.zeros(L, seq, KVH, hd, dtype=dtype)
+vc = torch.zeros(L, seq, KVH, hd, dtype=dtype)
 
 
 def rmsnorm(x, w):
@@ -72,13 +77,16 @@ def forward(tokens, p0):
 
 with torch.inference_mode():
     forward(prompt, 0)  # warm-up
-    t0 = time.perf_counter()
-    logits = forward(prompt, 0)
-    prefill_ms = (time.perf_counter() - t0) * 1e3
-    out = [int(logits.argmax())]
-    t0 = time.perf_counter()
-    for i in range(new_tokens - 1):
-        logits = forward([out[-1]], len(prompt) + i)
-        out.append(int(logits.argmax()))
-    dt = time.perf_counter() - t0
-print(json.dumps({"tokens_per_s": (new_tokens - 1) / dt, "prefill_ms": prefill_ms, "tokens": out, "torch": torch.__version__, "threads": threads}))
+    speeds = []
+    for r in range(rounds):
+        t0 = time.perf_counter()
+        logits = forward(prompt, 0)
+        prefill_ms = (time.perf_counter() - t0) * 1e3
+        out = [int(logits.argmax())]
+        t0 = time.perf_counter()
+        for i in range(new_tokens - 1):
+            logits = forward([out[-1]], len(prompt) + i)
+            out.append(int(logits.argmax()))
+        speeds.append((new_tokens - 1) / (time.perf_counter() - t0))
+print(json.dumps({"tokens_per_s": sorted(speeds)[len(speeds) // 2], "rounds": speeds, "prefill_ms": prefill_ms, "tokens": out,
+                  "torch": torch.__version__, "threads": threads, "dtype": str(dtype)}))

@@ -32,10 +32,11 @@ export class GenerateCommand extends RustaneCommand {
   static paths = [["generate"]];
   static usage = RustaneCommand.Usage({
     description: "generate text from a checkpoint (rustane .safetensors or llama2.c .bin) with a KV cache",
-    details: "Llama and Qwen3 models run on libane's host decoder: an fp32 forward with a KV cache on the CPU cores. Text streams to stdout; a summary line (prompt tokens, prefill ms, decode tokens/s) goes to stderr.",
+    details: "Llama, Qwen3 and GPT models run on libane's host decoder: a forward with a KV cache on the CPU cores. By default it stores the weight matrices in fp16 (half the memory traffic per token; products and sums stay fp32); --weights fp32 uses the checkpoint's values exactly. Text streams to stdout; a summary line (prompt tokens, prefill ms, decode tokens/s) goes to stderr.",
     examples: [
       ["Continue a story with llama2.c's Stories15M", "$0 generate --checkpoint stories15M.bin --tokenizer tokenizer.bin --prompt \"Once upon a time\""],
       ["Greedy, 50 tokens, from a rustane run", "$0 generate --checkpoint runs/small/latest.safetensors --prompt \"The \" --greedy --max-tokens 50"],
+      ["Python-like text from a character-level GPT run, weights exactly as trained", "$0 generate --checkpoint runs/gpt/latest.safetensors --prompt \"def \" --weights fp32"],
     ],
   });
 
@@ -51,11 +52,13 @@ export class GenerateCommand extends RustaneCommand {
   backend = Option.String("--backend", { description: "auto or cpu: the host decoder (default auto)" });
   tokenizer = Option.String("--tokenizer", { description: "tokenizer: byte, char, a llama2.c tokenizer.bin or a tokenizer.json (default: the checkpoint's)" });
   threads = Option.String("--threads", { description: "CPU threads for libane (default: all)" });
+  weights = Option.String("--weights", { description: "fp16 or fp32: how the decoder stores the weight matrices (default fp16; fp32 is exact)" });
 
   async run(): Promise<number> {
     const backend = parseChoice("--backend", this.backend, ["auto", "cpu", "ane"] as const) ?? "auto";
     if (backend === "ane")
-      throw usageError("--backend ane: generation runs on libane's host decoder (CPU, fp32) for now; use --backend cpu or auto");
+      throw usageError("--backend ane: generation runs on libane's host decoder (CPU) for now; use --backend cpu or auto");
+    const weights = parseChoice("--weights", this.weights, ["fp16", "fp32"] as const) ?? "fp16";
     const maxTokens = num("--max-tokens", this.maxTokens, 256, { int: true, min: 1 });
     const temperature = this.greedy ? 0 : num("--temperature", this.temperature, 1.0, { min: 0 });
     const topK = num("--top-k", this.topK, 50, { int: true, min: 0 });
@@ -74,7 +77,7 @@ export class GenerateCommand extends RustaneCommand {
     const prompt = Int32Array.from(tok.encode(text, { bos: withBos }));
     if (prompt.length === 0) throw usageError(`--prompt is empty and the ${tok.kind} tokenizer has no BOS token to start from: give a prompt`);
 
-    using model = openGenerativeModel(m, { maxSeq: m.config.max_seq_len });
+    using model = openGenerativeModel(m, { maxSeq: m.config.max_seq_len, weights });
     const out = this.context.stdout;
     const generated: number[] = [];
     let shown = 0;
@@ -93,10 +96,11 @@ export class GenerateCommand extends RustaneCommand {
     flush(true);
     out.write("\n");
     const decoded = Math.max(0, r.tokens.length - 1);
+    const mb = model.weightBytesPerToken() / 1e6;
     const tps = r.decodeMs > 0 ? decoded / (r.decodeMs / 1000) : 0;
     this.context.stderr.write(`${r.promptTokens} prompt tokens, prefill ${r.prefillMs.toFixed(1)} ms; ${r.tokens.length} tokens generated, ` +
       `decode ${tps.toFixed(1)} tokens/s (${this.noCache ? "no cache" : "KV cache"}, ` +
-      `${(model.weightBytesPerToken() / 1e6).toFixed(0)} MB fp32 weights per token); stopped by ${r.stoppedBy}\n`);
+      `${mb < 10 ? mb.toFixed(2) : mb.toFixed(0)} MB of ${weights} weights per token); stopped by ${r.stoppedBy}\n`);
     return 0;
   }
 }

@@ -1,11 +1,13 @@
 /**
- * The Llama / Qwen3 families behind GenerativeModel: libane's decoder (ane.h "decoding"), an fp32
- * forward with a KV cache on the host's cores. Prefill and decode are the same C routine, so a
- * prompt run at once and run token by token give bit-identical logits.
+ * The Llama / Qwen3 families behind GenerativeModel: libane's decoder (ane.h "decoding"), a
+ * forward with a KV cache on the host's cores over fp16 (default) or fp32 matrices. Prefill and
+ * decode are the same C routine, so a prompt run at once and run token by token give
+ * bit-identical logits.
  */
 import { Decoder } from "../ffi/decode-ops.ts";
 import { layerPrefix, view } from "../model/params.ts";
 import type { GenerativeModel, ModelWeights, OpenOptions } from "./model.ts";
+import { decoderModel } from "./decoder-model.ts";
 
 export function openLlamaModel(w: ModelWeights, o: OpenOptions): GenerativeModel {
   const c = w.config;
@@ -16,9 +18,10 @@ export function openLlamaModel(w: ModelWeights, o: OpenOptions): GenerativeModel
   const t = (name: string) => view(w.layout, w.params, name);
   const embedding = t("model.embed_tokens.weight");
   const decoder = new Decoder(
-    { dim: c.dim, hiddenDim: c.hidden_dim, nLayers: c.n_layers, nHeads: c.n_heads, nKvHeads: c.n_kv_heads, headDim: c.head_dim,
+    { arch: "llama", weights: o.weights ?? "fp16", dim: c.dim, hiddenDim: c.hidden_dim, nLayers: c.n_layers, nHeads: c.n_heads, nKvHeads: c.n_kv_heads, headDim: c.head_dim,
       vocabSize: c.vocab_size, maxSeq, ropeStyle: c.rope.style, ropeTheta: c.rope.theta, qkNorm: c.qk_norm, normEps: c.norm_eps },
     {
+      arch: "llama",
       embedding,
       layers: Array.from({ length: c.n_layers }, (_, l) => {
         const p = layerPrefix(l);
@@ -33,22 +36,5 @@ export function openLlamaModel(w: ModelWeights, o: OpenOptions): GenerativeModel
       finalNorm: t("model.norm.weight"),
       classifier: c.tied_embeddings ? embedding : t("lm_head.weight"),
     });
-  const logits = new Float32Array(c.vocab_size);
-  const one = new Int32Array(1);
-  return {
-    config: c,
-    maxSeq,
-    prefill(tokens) {
-      decoder.step(tokens, 0, logits);
-      return logits;
-    },
-    decodeStep(token, pos) {
-      one[0] = token;
-      decoder.step(one, pos, logits);
-      return logits;
-    },
-    weightBytesPerToken: () => decoder.weightBytesPerToken(),
-    close: () => decoder.close(),
-    [Symbol.dispose]: () => decoder.close(),
-  };
+  return decoderModel(c, maxSeq, decoder);
 }

@@ -5,7 +5,9 @@
  */
 import type { ModelConfig } from "../model/config.ts";
 import type { ParamLayout } from "../model/params.ts";
+import type { WeightStorage } from "../ffi/decode-ops.ts";
 import { openLlamaModel } from "./llama.ts";
+import { openGptModel } from "./gpt.ts";
 
 export interface GenerativeModel extends Disposable {
   readonly config: ModelConfig;
@@ -16,6 +18,8 @@ export interface GenerativeModel extends Disposable {
   prefill(tokens: Int32Array): Float32Array;
   /** Run one token at position pos (the cache holds positions 0..pos-1) and return its logits [vocab]. */
   decodeStep(token: number, pos: number): Float32Array;
+  /** How the decoder stores the matrices. */
+  readonly weights: WeightStorage;
   /** Bytes of weights one decode step reads (for GB/s). */
   weightBytesPerToken(): number;
   close(): void;
@@ -31,6 +35,9 @@ export interface ModelWeights {
 export interface OpenOptions {
   /** Cache length; default (and at most) the model's max_seq_len. */
   maxSeq?: number;
+  /** Matrix storage: fp16 (default: half the bytes per token, fp32 products and sums) or fp32
+   *  (the checkpoint's values exactly). */
+  weights?: WeightStorage;
 }
 
 type Opener = (w: ModelWeights, o: OpenOptions) => GenerativeModel;
@@ -38,6 +45,7 @@ type Opener = (w: ModelWeights, o: OpenOptions) => GenerativeModel;
 const FAMILIES: Partial<Record<ModelConfig["family"], Opener>> = {
   llama: openLlamaModel,
   qwen3: openLlamaModel,
+  gpt: openGptModel,
 };
 
 export function openGenerativeModel(w: ModelWeights, o: OpenOptions = {}): GenerativeModel {

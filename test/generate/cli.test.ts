@@ -62,3 +62,31 @@ test("rustane train --init accepts a llama2.c .bin", () => {
     "--val-every", "0", "--out", join(dir, "run"), "--quiet");
   if (r.code !== 0) throw new Error(r.stderr);
 });
+
+test("a tiny-gpt trained with rustane train, then generated from its checkpoint", () => {
+  // Text with a small character set: the tokenizer and the compacted vocabulary are stored in the
+  // checkpoint, and generation must only produce those characters.
+  const text = join(dir, "py.txt");
+  writeFileSync(text, "def add(a, b):\n    return a + b\n\n".repeat(200));
+  const run = join(dir, "gpt-run");
+  const t = rustane("train", "--model", "tiny-gpt", "--data", text, "--steps", "120", "--seq", "32",
+    "--lr", "3e-3", "--numerics", "fp32", "--backend", "cpu", "--val-every", "0", "--ckpt-every", "120", "--out", run, "--quiet");
+  if (t.code !== 0) throw new Error(t.stderr);
+  const ckpt = join(run, "latest.safetensors");
+  const args = ["generate", "--checkpoint", ckpt, "--prompt", "def ", "--max-tokens", "40", "--temperature", "0.7", "--seed", "5"];
+  const a = rustane(...args), b = rustane(...args, "--no-cache"), exact = rustane(...args, "--weights", "fp32");
+  for (const r of [a, b, exact]) if (r.code !== 0) throw new Error(r.stderr);
+  expect(a.stdout.startsWith("def ")).toBe(true);
+  expect(b.stdout).toBe(a.stdout);
+  expect(a.stderr).toMatch(/4 prompt tokens, prefill [\d.]+ ms; 40 tokens generated, .*MB of fp16 weights per token/);
+  expect(exact.stderr).toMatch(/MB of fp32 weights per token/);
+  const allowed = new Set("def add(a, b):\n    return a + b\n");
+  const continuation = a.stdout.slice(4).replace(/\n$/, "");
+  expect(continuation.length).toBe(40);
+  for (const ch of continuation) expect(allowed.has(ch)).toBe(true);
+  // 120 steps on one repeated function: the model has learned words of it (not uniform noise).
+  expect(/return|add\(|def/.test(a.stdout.slice(4))).toBe(true);
+  const bad = rustane("generate", "--checkpoint", ckpt, "--prompt", "x", "--weights", "bf16");
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/--weights: must be one of fp16, fp32/);
+});

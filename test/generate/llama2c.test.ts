@@ -32,7 +32,7 @@ for (const shared of [true, false]) {
 
     test("logits at every position equal the writer's own forward", () => {
       const m = readLlama2c(w.path);
-      using g = openGenerativeModel(m);
+      using g = openGenerativeModel(m, { weights: "fp32" });   // the import exactly (fp16 storage: decoder.test.ts)
       const toks = Int32Array.from(w.tokens);
       g.prefill(toks.subarray(0, 1));
       for (let pos = 0; pos < toks.length; pos++) {

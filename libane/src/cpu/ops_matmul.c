@@ -4,7 +4,8 @@
  * matmul reads its operands as strided views (a slice, reshape or transpose feeds packing
  * directly) and rounds to fp16 inside gemm. Products with a bias (linear, conv) accumulate
  * in fp32, add the bias and round once. Batches of small products run in parallel, one
- * product per thread; large products parallelise inside gemm. */
+ * product per thread, as do batches of at least two products per thread; large products
+ * parallelise inside gemm. */
 #include "../core/platform.h"
 #include "../core/error.h"
 #include "../core/threads.h"
@@ -84,8 +85,11 @@ ane_status cpu_run_matmul(const cpu_plan *plan, const cpu_step *s)
     cpu_broadcast_strides(&yb, c.brank, c.bshape, c.ys);
     c.out_batch_stride = g->m * g->n;
 
+    /* One product per thread when there are enough of them (attention's per-head products):
+     * a product split across threads pays two hand-offs per block of k for little work. */
     double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
-    if (batches > 1 && flops < 4e6) ane_parallel_for(batches, 1, mm_batches, &c);
+    if (batches > 1 && (flops < 4e6 || batches >= 2 * (int64_t)ane_threads_count()))
+        ane_parallel_for(batches, 1, mm_batches, &c);
     else mm_batches(&c, 0, batches);
     if (c.failed)
         return ane_fail(ANE_ERR_NO_MEMORY, "cpu backend: out of memory for gemm scratch in %s at line %d",

@@ -19,6 +19,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_X86_F16C 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 #if defined(__aarch64__)
@@ -163,6 +164,22 @@ static void dot1_f16_neon(const uint16_t *w, const float *const *x, uint32_t n, 
 static void dot4_f16_neon(const uint16_t *w, const float *const *x, uint32_t n, float *res) { dot_f16_neon(w, x, POS_BLOCK, n, res); }
 #endif
 
+#ifdef HAVE_X86_F16C
+/* AVX2 and F16C in the CPU (cpuid) and AVX state enabled by the OS (xgetbv). */
+static bool x86_has_avx2_f16c(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const unsigned osxsave = 1u << 27, avx = 1u << 28, f16c = 1u << 29;
+    if ((c & (osxsave | avx | f16c)) != (osxsave | avx | f16c)) return false;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6u) != 6u) return false;          /* XMM and YMM state saved by the OS */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & (1u << 5)) != 0;                /* AVX2 */
+}
+#endif
+
 /* 0 unresolved, 1 portable, 2 SIMD; resolved on first use (every thread finds the same). */
 static int f16_path;
 
@@ -172,14 +189,15 @@ static int resolve_f16_path(void)
     if (p) return p;
     p = 1;
 #if defined(HAVE_X86_F16C)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) p = 2;
+    if (x86_has_avx2_f16c()) p = 2;
 #elif defined(HAVE_NEON_F16)
     p = 2;
 #endif
     __atomic_store_n(&f16_path, p, __ATOMIC_RELAXED);
     return p;
 }
+
+void ane_dec_force_portable(int on) { __atomic_store_n(&f16_path, on ? 1 : 0, __ATOMIC_RELAXED); }
 
 const char *ane_dec_f16_kernel(void)
 {

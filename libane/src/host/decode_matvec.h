@@ -26,5 +26,8 @@ void ane_dec_matvec_rows(const ane_dec_matrix *W, uint32_t in, const float *X, u
 
 /* The instruction set the fp16 kernel uses on this machine: "avx2+f16c", "neon" or "portable". */
 const char *ane_dec_f16_kernel(void);
+/* For tests: 1 forces the portable fp16 kernel, 0 goes back to the machine's best. Not thread
+ * safe against running kernels. */
+void ane_dec_force_portable(int on);
 
 #endif

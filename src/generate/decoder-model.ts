@@ -1,0 +1,27 @@
+// GenerativeModel over a created libane Decoder: what every family's opener returns.
+import type { Decoder } from "../ffi/decode-ops.ts";
+import type { ModelConfig } from "../model/config.ts";
+import type { GenerativeModel } from "./model.ts";
+
+/** GenerativeModel over a created Decoder (prefill resets the cache by running from position 0). */
+export function decoderModel(c: ModelConfig, maxSeq: number, decoder: Decoder): GenerativeModel {
+  const logits = new Float32Array(c.vocab_size);
+  const one = new Int32Array(1);
+  return {
+    config: c,
+    maxSeq,
+    weights: decoder.config.weights,
+    prefill(tokens) {
+      decoder.step(tokens, 0, logits);
+      return logits;
+    },
+    decodeStep(token, pos) {
+      one[0] = token;
+      decoder.step(one, pos, logits);
+      return logits;
+    },
+    weightBytesPerToken: () => decoder.weightBytesPerToken(),
+    close: () => decoder.close(),
+    [Symbol.dispose]: () => decoder.close(),
+  };
+}
