@@ -11,9 +11,10 @@
  * optimizer step, activations per micro-step); one shared input for attn_bwd; one set of output
  * surfaces per kernel, shared by the layers.
  */
-import { chipDialect, type Backend, type Program, type Request, type Surface, type IoDesc } from "../ffi/index.ts";
+import type { Backend } from "../ffi/index.ts";
 import * as ops from "../ffi/train-ops.ts";
-import { buildTransformerKernels, KERNEL_NAMES, type Kernel, type KernelName } from "../kernels/transformer.ts";
+import { buildTransformerKernels, KERNEL_NAMES, type KernelName } from "../kernels/transformer.ts";
+import { KernelSet, kernelDialect, type StepTimings } from "./kernel-set.ts";
 import { dims, type ModelConfig } from "../model/config.ts";
 import { layerPrefix, view, type ParamLayout } from "../model/params.ts";
 
@@ -25,8 +26,6 @@ export interface PipelineOptions {
   vocabIds: Int32Array | null;
 }
 
-interface CompiledKernel { spec: Kernel; program: Program; input: IoDesc; outputs: IoDesc[]; outSurfaces: Surface[] }
-
 interface LayerBuffers {
   x: Float32Array; xn: Float32Array; inv1: Float32Array; attn: Float32Array; qRope: Float32Array; kRope: Float32Array;
   v: Float32Array; qRaw: Float32Array; kRaw: Float32Array; x2: Float32Array; xn2: Float32Array; inv2: Float32Array;
@@ -37,13 +36,11 @@ interface LayerBuffers {
 /** Weight-bearing kernels, whose input surface is per layer. */
 const LAYER_KERNELS = KERNEL_NAMES.filter((k) => k !== "attn_bwd");
 
-export interface StepTimings { kernelMs: Record<string, number>; hostMs: Record<string, number>; dwWaitMs: number; stageMs: number }
+export type { StepTimings } from "./kernel-set.ts";
 
 export class TransformerPipeline implements Disposable {
-  readonly kernels = {} as Record<KernelName, CompiledKernel>;
-  readonly compileMs: number;
-  private readonly inputs = new Map<string, Surface>();       // `${kernel}/${layer}` and "attn_bwd/shared"
-  private readonly requests = new Map<string, Request>();
+  /** The kernels and their surfaces; binding keys `${kernel}/${layer}` and "attn_bwd/shared". */
+  private readonly k: KernelSet<KernelName>;
   private readonly layers: LayerBuffers[] = [];
   private readonly S: number;
   private readonly Vc: number;
@@ -54,35 +51,23 @@ export class TransformerPipeline implements Disposable {
   private readonly dx: Float32Array; private readonly dxf: Float32Array; private readonly scratchD: Float32Array;
   private readonly dg: Float32Array; private readonly dattn: Float32Array;
   private readonly qkInv: Float32Array; private readonly normOut: Float32Array; private readonly normGrad: Float32Array;
-  timings: StepTimings = { kernelMs: {}, hostMs: {}, dwWaitMs: 0, stageMs: 0 };
   /** Queue the weight-gradient matmuls on libane's background thread (overlapping the device's
    *  kernels), or run them in place. On the cpu backend the kernels already use every core, and
    *  a third thread only steals them back (Stories110M, seq 256, 2 cores: 3.1 s/step queued,
    *  2.8 s in place; the queued matmuls also slowed every kernel beside them). */
   private readonly dwAsync: boolean;
 
-  constructor(private readonly backend: Backend, private readonly cfg: ModelConfig, private readonly layout: ParamLayout,
-              private readonly o: PipelineOptions) {
+  constructor(backend: Backend, private readonly cfg: ModelConfig, private readonly layout: ParamLayout,
+              o: PipelineOptions) {
     const { D, Q, KV, F, V, H } = dims(cfg), S = o.seq;
     this.S = S;
     this.ids = o.vocabIds ?? Int32Array.from({ length: V }, (_, i) => i);
     this.Vc = this.ids.length;
     this.dwAsync = backend.kind !== "cpu";
-    const dtype = o.numerics;
-    // Emit the dialect the chip's compiler takes (program(1.0)/ios16 on M1/M2).
-    const dialect = chipDialect(o.chip ?? backend.defaultChip());
-    const t0 = performance.now();
-    const specs = buildTransformerKernels(cfg, { seq: S, dtype, dialect });
-    for (const name of KERNEL_NAMES) {
-      const spec = specs[name];
-      const program = backend.compile(spec.text, { weights: spec.weights, chip: o.chip, numerics: o.numerics });
-      program.load();
-      const outSurfaces = program.outputs.map((io) => backend.createSurface(io.bytes));
-      this.kernels[name] = { spec, program, input: program.inputs[0], outputs: program.outputs, outSurfaces };
-    }
-    this.compileMs = performance.now() - t0;
+    const specs = buildTransformerKernels(cfg, { seq: S, dtype: o.numerics, dialect: kernelDialect(backend, o.chip) });
+    this.k = new KernelSet(backend, specs, S, o);
     for (let l = 0; l < cfg.n_layers; l++) {
-      for (const name of LAYER_KERNELS) this.bind(name, `${name}/${l}`);
+      for (const name of LAYER_KERNELS) this.k.bind(name, `${name}/${l}`);
       const f = (n: number) => new Float32Array(n);
       this.layers.push({
         x: f(D * S), xn: f(D * S), inv1: f(S), attn: f(Q * S), qRope: f(Q * S), kRope: f(KV * S), v: f(KV * S),
@@ -91,7 +76,7 @@ export class TransformerPipeline implements Disposable {
         dy: f(D * S), dh1: f(F * S), dh3: f(F * S), dx2: f(D * S), dq: f(Q * S), dk: f(KV * S), dv: f(KV * S),
       });
     }
-    this.bind("attn_bwd", "attn_bwd/shared");
+    this.k.bind("attn_bwd", "attn_bwd/shared");
     this.xFinal = new Float32Array(D * S); this.xf = new Float32Array(D * S); this.invF = new Float32Array(S);
     this.logits = new Float32Array(this.Vc * S); this.Ec = new Float32Array(this.Vc * D); this.dEc = new Float32Array(this.Vc * D);
     this.dx = new Float32Array(D * S); this.dxf = new Float32Array(D * S); this.scratchD = new Float32Array(D * S);
@@ -99,56 +84,17 @@ export class TransformerPipeline implements Disposable {
     this.qkInv = new Float32Array(H * S); this.normOut = new Float32Array(Q * S); this.normGrad = new Float32Array(Q * S);
   }
 
-  private bind(name: KernelName, key: string): void {
-    const k = this.kernels[name];
-    const input = this.backend.createSurface(k.input.bytes);
-    this.inputs.set(key, input);
-    this.requests.set(key, k.program.request([input], k.outSurfaces));
-  }
+  get compileMs(): number { return this.k.compileMs; }
+  get timings(): StepTimings { return this.k.timings; }
+  set timings(t: StepTimings) { this.k.timings = t; }
 
   private w(name: string, arena: Float32Array): Float32Array { return view(this.layout, arena, name); }
-
-  private seg(name: KernelName, segment: string) {
-    const s = this.kernels[name].spec.segments.find((x) => x.name === segment);
-    if (!s) throw new Error(`kernel ${name} has no segment ${segment}`);
-    return s;
-  }
-
-  /** Copy src (dense [rows, cols], or [cols, rows] transposed) into a segment of a kernel's input. */
-  private stage(name: KernelName, key: string, segment: string, src: Float32Array, transpose = false, column = 0, rows?: number): void {
-    const s = this.seg(name, segment), k = this.kernels[name];
-    const t0 = performance.now();
-    const surface = this.inputs.get(key)!;
-    if (rows !== undefined) ops.stageBlock(surface, k.input, s.channel, s.offset + column, src, rows, 1, { srcStride: 1 });
-    else ops.stageBlock(surface, k.input, s.channel, s.offset, src, s.channels, s.width, { transpose });
-    this.timings.stageMs += performance.now() - t0;
-  }
-
-  private eval(name: KernelName, key: string): void {
-    const t = this.requests.get(key)!.eval();
-    this.timings.kernelMs[name] = (this.timings.kernelMs[name] ?? 0) + t.wallMs;
-  }
-
-  /** Read output i of a kernel ([C, S]) into dst. */
-  private read(name: KernelName, i: number, dst: Float32Array): void {
-    const k = this.kernels[name], io = k.outputs[i];
-    const t0 = performance.now();
-    ops.readBlock(k.outSurfaces[i], io, 0, 0, dst, io.shape[1], this.S);
-    this.timings.stageMs += performance.now() - t0;
-  }
-
-  private host<T>(what: string, f: () => T): T {
-    const t0 = performance.now();
-    const r = f();
-    this.timings.hostMs[what] = (this.timings.hostMs[what] ?? 0) + performance.now() - t0;
-    return r;
-  }
 
   /** A weight-gradient matmul C[M,N] = alpha A[M,K] · B[N,K]ᵀ + beta C, queued or in place (dwAsync). */
   private dW(M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
              beta: number, C: Float32Array, ldc: number): void {
     if (this.dwAsync) ops.sgemm(0, 1, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, true);
-    else this.host("dW", () => ops.sgemm(0, 1, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
+    else this.k.host("dW", () => ops.sgemm(0, 1, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
   }
 
   /** Stage every weight into the per-layer input surfaces (after init and after each optimizer step). */
@@ -157,53 +103,53 @@ export class TransformerPipeline implements Disposable {
     for (let l = 0; l < c.n_layers; l++) {
       const p = layerPrefix(l), key = (n: KernelName) => `${n}/${l}`;
       const W = (n: string) => this.w(p + n, params);
-      this.stage("attn_fwd", key("attn_fwd"), "wq_t", W("self_attn.q_proj.weight"), true);
-      this.stage("attn_fwd", key("attn_fwd"), "wk_t", W("self_attn.k_proj.weight"), true);
-      this.stage("attn_fwd", key("attn_fwd"), "wv_t", W("self_attn.v_proj.weight"), true);
+      this.k.stage("attn_fwd", key("attn_fwd"), "wq_t", W("self_attn.q_proj.weight"), true);
+      this.k.stage("attn_fwd", key("attn_fwd"), "wk_t", W("self_attn.k_proj.weight"), true);
+      this.k.stage("attn_fwd", key("attn_fwd"), "wv_t", W("self_attn.v_proj.weight"), true);
       if (c.qk_norm) {
-        this.stage("attn_fwd", key("attn_fwd"), "qk_norm", W("self_attn.q_norm.weight"), false, 0, c.head_dim);
-        this.stage("attn_fwd", key("attn_fwd"), "qk_norm", W("self_attn.k_norm.weight"), false, 1, c.head_dim);
+        this.k.stageColumn("attn_fwd", key("attn_fwd"), "qk_norm", 0, W("self_attn.q_norm.weight"), c.head_dim);
+        this.k.stageColumn("attn_fwd", key("attn_fwd"), "qk_norm", 1, W("self_attn.k_norm.weight"), c.head_dim);
       }
-      this.stage("wo_fwd", key("wo_fwd"), "wo_t", W("self_attn.o_proj.weight"), true);
-      this.stage("ffn_fwd", key("ffn_fwd"), "w1_t", W("mlp.gate_proj.weight"), true);
-      this.stage("ffn_fwd", key("ffn_fwd"), "w3_t", W("mlp.up_proj.weight"), true);
-      this.stage("ffn_fwd", key("ffn_fwd"), "w2", W("mlp.down_proj.weight"));
-      this.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "w2", W("mlp.down_proj.weight"));
-      this.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "w1", W("mlp.gate_proj.weight"));
-      this.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "w3", W("mlp.up_proj.weight"));
-      this.stage("wo_bwd", key("wo_bwd"), "wo", W("self_attn.o_proj.weight"));
-      this.stage("qkv_bwd", key("qkv_bwd"), "wq", W("self_attn.q_proj.weight"));
-      this.stage("qkv_bwd", key("qkv_bwd"), "wk", W("self_attn.k_proj.weight"));
-      this.stage("qkv_bwd", key("qkv_bwd"), "wv", W("self_attn.v_proj.weight"));
+      this.k.stage("wo_fwd", key("wo_fwd"), "wo_t", W("self_attn.o_proj.weight"), true);
+      this.k.stage("ffn_fwd", key("ffn_fwd"), "w1_t", W("mlp.gate_proj.weight"), true);
+      this.k.stage("ffn_fwd", key("ffn_fwd"), "w3_t", W("mlp.up_proj.weight"), true);
+      this.k.stage("ffn_fwd", key("ffn_fwd"), "w2", W("mlp.down_proj.weight"));
+      this.k.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "w2", W("mlp.down_proj.weight"));
+      this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "w1", W("mlp.gate_proj.weight"));
+      this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "w3", W("mlp.up_proj.weight"));
+      this.k.stage("wo_bwd", key("wo_bwd"), "wo", W("self_attn.o_proj.weight"));
+      this.k.stage("qkv_bwd", key("qkv_bwd"), "wq", W("self_attn.q_proj.weight"));
+      this.k.stage("qkv_bwd", key("qkv_bwd"), "wk", W("self_attn.k_proj.weight"));
+      this.k.stage("qkv_bwd", key("qkv_bwd"), "wv", W("self_attn.v_proj.weight"));
     }
     // The classifier's compact table follows the embedding (tied) or lm_head.
     const cls = this.w(this.cfg.tied_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", params);
-    this.host("classifier_gather", () => ops.gatherRows(cls, this.cfg.dim, this.ids, this.Ec));
+    this.k.host("classifier_gather", () => ops.gatherRows(cls, this.cfg.dim, this.ids, this.Ec));
   }
 
   /** Forward through the layers and the final norm, into this.xf [D, S]. */
   private forward(params: Float32Array, tokens: Int32Array): void {
     const c = this.cfg, { D, V } = dims(c), S = this.S;
-    this.host("embedding", () => ops.embeddingFwd(tokens, this.w("model.embed_tokens.weight", params), V, D, this.layers[0].x));
+    this.k.host("embedding", () => ops.embeddingFwd(tokens, this.w("model.embed_tokens.weight", params), V, D, this.layers[0].x));
     for (let l = 0; l < c.n_layers; l++) {
       const L = this.layers[l], p = layerPrefix(l), key = (n: KernelName) => `${n}/${l}`;
-      this.host("rmsnorm", () => ops.rmsnormFwd(L.x, this.w(p + "input_layernorm.weight", params), L.xn, L.inv1, 1, D, S, c.norm_eps));
-      this.stage("attn_fwd", key("attn_fwd"), "xn", L.xn);
-      this.eval("attn_fwd", key("attn_fwd"));
-      this.read("attn_fwd", 0, L.attn); this.read("attn_fwd", 1, L.qRope); this.read("attn_fwd", 2, L.kRope); this.read("attn_fwd", 3, L.v);
-      if (c.qk_norm) { this.read("attn_fwd", 4, L.qRaw); this.read("attn_fwd", 5, L.kRaw); }
-      this.stage("wo_fwd", key("wo_fwd"), "attn", L.attn);
-      this.eval("wo_fwd", key("wo_fwd"));
-      this.read("wo_fwd", 0, L.x2);                                                    // o
-      this.host("residual", () => ops.axpy(L.x2, L.x, 1));                             // x2 = x + o
-      this.host("rmsnorm", () => ops.rmsnormFwd(L.x2, this.w(p + "post_attention_layernorm.weight", params), L.xn2, L.inv2, 1, D, S, c.norm_eps));
-      this.stage("ffn_fwd", key("ffn_fwd"), "xn2", L.xn2);
-      this.stage("ffn_fwd", key("ffn_fwd"), "x2", L.x2);
-      this.eval("ffn_fwd", key("ffn_fwd"));
+      this.k.host("rmsnorm", () => ops.rmsnormFwd(L.x, this.w(p + "input_layernorm.weight", params), L.xn, L.inv1, 1, D, S, c.norm_eps));
+      this.k.stage("attn_fwd", key("attn_fwd"), "xn", L.xn);
+      this.k.eval("attn_fwd", key("attn_fwd"));
+      this.k.read("attn_fwd", 0, L.attn); this.k.read("attn_fwd", 1, L.qRope); this.k.read("attn_fwd", 2, L.kRope); this.k.read("attn_fwd", 3, L.v);
+      if (c.qk_norm) { this.k.read("attn_fwd", 4, L.qRaw); this.k.read("attn_fwd", 5, L.kRaw); }
+      this.k.stage("wo_fwd", key("wo_fwd"), "attn", L.attn);
+      this.k.eval("wo_fwd", key("wo_fwd"));
+      this.k.read("wo_fwd", 0, L.x2);                                                    // o
+      this.k.host("residual", () => ops.axpy(L.x2, L.x, 1));                             // x2 = x + o
+      this.k.host("rmsnorm", () => ops.rmsnormFwd(L.x2, this.w(p + "post_attention_layernorm.weight", params), L.xn2, L.inv2, 1, D, S, c.norm_eps));
+      this.k.stage("ffn_fwd", key("ffn_fwd"), "xn2", L.xn2);
+      this.k.stage("ffn_fwd", key("ffn_fwd"), "x2", L.x2);
+      this.k.eval("ffn_fwd", key("ffn_fwd"));
       const next = l + 1 < c.n_layers ? this.layers[l + 1].x : this.xFinal;
-      this.read("ffn_fwd", 0, next); this.read("ffn_fwd", 1, L.h1); this.read("ffn_fwd", 2, L.h3); this.read("ffn_fwd", 3, L.g);
+      this.k.read("ffn_fwd", 0, next); this.k.read("ffn_fwd", 1, L.h1); this.k.read("ffn_fwd", 2, L.h3); this.k.read("ffn_fwd", 3, L.g);
     }
-    this.host("rmsnorm", () => ops.rmsnormFwd(this.xFinal, this.w("model.norm.weight", params), this.xf, this.invF, 1, D, S, c.norm_eps));
+    this.k.host("rmsnorm", () => ops.rmsnormFwd(this.xFinal, this.w("model.norm.weight", params), this.xf, this.invF, 1, D, S, c.norm_eps));
   }
 
   /** Mean cross-entropy over positions, no gradients (validation). `targets` are classifier
@@ -211,13 +157,13 @@ export class TransformerPipeline implements Disposable {
   loss(params: Float32Array, tokens: Int32Array, targets: Int32Array): number {
     this.forward(params, tokens);
     this.classifierLogits();
-    return this.host("cross_entropy", () => ops.crossEntropy(this.logits, this.Vc, this.S, targets, 0, null)) / this.S;
+    return this.k.host("cross_entropy", () => ops.crossEntropy(this.logits, this.Vc, this.S, targets, 0, null)) / this.S;
   }
 
   private classifierLogits(): void {
     const D = this.cfg.dim, S = this.S;
     // logits [Vc, S] = Ec [Vc, D] · xf [D, S]
-    this.host("classifier", () => ops.sgemm(0, 0, this.Vc, S, D, 1, this.Ec, D, this.xf, S, 0, this.logits, S));
+    this.k.host("classifier", () => ops.sgemm(0, 0, this.Vc, S, D, 1, this.Ec, D, this.xf, S, 0, this.logits, S));
   }
 
   /**
@@ -231,13 +177,13 @@ export class TransformerPipeline implements Disposable {
     this.forward(params, tokens);
     this.classifierLogits();
     const gradScale = lossScale / (S * microBatches);
-    const lossSum = this.host("cross_entropy", () => ops.crossEntropy(this.logits, this.Vc, S, targets, gradScale, this.logits));
+    const lossSum = this.k.host("cross_entropy", () => ops.crossEntropy(this.logits, this.Vc, S, targets, gradScale, this.logits));
     const dlogits = this.logits;
     // dxf [D, S] = Ecᵀ · dlogits ; dEc [Vc, D] = dlogits · xfᵀ (queued)
-    this.host("classifier", () => ops.sgemm(1, 0, D, S, this.Vc, 1, this.Ec, D, dlogits, S, 0, this.dxf, S));
+    this.k.host("classifier", () => ops.sgemm(1, 0, D, S, this.Vc, 1, this.Ec, D, dlogits, S, 0, this.dxf, S));
     this.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 0, this.dEc, D);
     this.dx.fill(0);
-    this.host("rmsnorm_bwd", () => ops.rmsnormBwd(this.xFinal, this.w("model.norm.weight", params), this.invF, this.dxf, this.dx,
+    this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(this.xFinal, this.w("model.norm.weight", params), this.invF, this.dxf, this.dx,
       this.w("model.norm.weight", grads), 1, D, S, false));
 
     for (let l = c.n_layers - 1; l >= 0; l--) {
@@ -245,35 +191,35 @@ export class TransformerPipeline implements Disposable {
       const G = (n: string) => this.w(p + n, grads);
       L.dy.set(this.dx);                                                  // gradient at x_next
       // FFN: x_next = x2 + W2 g, g = silu(h1) h3, h = W xn2
-      this.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "dy", L.dy);
-      this.eval("ffn_bwd_w2t", key("ffn_bwd_w2t"));
-      this.read("ffn_bwd_w2t", 0, this.dg);
-      this.host("swiglu_bwd", () => ops.swigluBwd(L.h1, L.h3, this.dg, L.dh1, L.dh3));
-      this.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "dh1", L.dh1);
-      this.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "dh3", L.dh3);
-      this.eval("ffn_bwd_w13t", key("ffn_bwd_w13t"));
-      this.read("ffn_bwd_w13t", 0, this.scratchD);                         // dxn2
+      this.k.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "dy", L.dy);
+      this.k.eval("ffn_bwd_w2t", key("ffn_bwd_w2t"));
+      this.k.read("ffn_bwd_w2t", 0, this.dg);
+      this.k.host("swiglu_bwd", () => ops.swigluBwd(L.h1, L.h3, this.dg, L.dh1, L.dh3));
+      this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "dh1", L.dh1);
+      this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "dh3", L.dh3);
+      this.k.eval("ffn_bwd_w13t", key("ffn_bwd_w13t"));
+      this.k.read("ffn_bwd_w13t", 0, this.scratchD);                         // dxn2
       this.dW(D, F, S, 1, L.dy, S, L.g, S, 1, G("mlp.down_proj.weight"), F);     // dW2 += dy gᵀ
       this.dW(F, D, S, 1, L.dh1, S, L.xn2, S, 1, G("mlp.gate_proj.weight"), D);  // dW1 += dh1 xn2ᵀ
       this.dW(F, D, S, 1, L.dh3, S, L.xn2, S, 1, G("mlp.up_proj.weight"), D);    // dW3 += dh3 xn2ᵀ
       L.dx2.set(L.dy);
-      this.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x2, this.w(p + "post_attention_layernorm.weight", params), L.inv2, this.scratchD,
+      this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x2, this.w(p + "post_attention_layernorm.weight", params), L.inv2, this.scratchD,
         L.dx2, G("post_attention_layernorm.weight"), 1, D, S, true));
       // Attention output projection: x2 = x + Wo attn
-      this.stage("wo_bwd", key("wo_bwd"), "dx2", L.dx2);
-      this.eval("wo_bwd", key("wo_bwd"));
-      this.read("wo_bwd", 0, this.dattn);
+      this.k.stage("wo_bwd", key("wo_bwd"), "dx2", L.dx2);
+      this.k.eval("wo_bwd", key("wo_bwd"));
+      this.k.read("wo_bwd", 0, this.dattn);
       this.dW(D, Q, S, 1, L.dx2, S, L.attn, S, 1, G("self_attn.o_proj.weight"), Q);  // dWo += dx2 attnᵀ
       const shared = "attn_bwd/shared";
-      this.stage("attn_bwd", shared, "q_rope", L.qRope);
-      this.stage("attn_bwd", shared, "k_rope", L.kRope);
-      this.stage("attn_bwd", shared, "v", L.v);
-      this.stage("attn_bwd", shared, "dattn", this.dattn);
-      this.eval("attn_bwd", shared);
-      this.read("attn_bwd", 0, L.dq); this.read("attn_bwd", 1, L.dk); this.read("attn_bwd", 2, L.dv);
+      this.k.stage("attn_bwd", shared, "q_rope", L.qRope);
+      this.k.stage("attn_bwd", shared, "k_rope", L.kRope);
+      this.k.stage("attn_bwd", shared, "v", L.v);
+      this.k.stage("attn_bwd", shared, "dattn", this.dattn);
+      this.k.eval("attn_bwd", shared);
+      this.k.read("attn_bwd", 0, L.dq); this.k.read("attn_bwd", 1, L.dk); this.k.read("attn_bwd", 2, L.dv);
       if (c.qk_norm) {
         // q = rmsnorm_head(q_raw) · w: the device normalised; the host differentiates it.
-        this.host("qk_norm_bwd", () => {
+        this.k.host("qk_norm_bwd", () => {
           const wq = this.w(p + "self_attn.q_norm.weight", params), wk = this.w(p + "self_attn.k_norm.weight", params);
           const gq = this.normGrad.subarray(0, Q * S), gk = this.normGrad.subarray(0, KV * S);
           ops.rmsnormFwd(L.qRaw, wq, this.normOut, this.qkInv, H, hd, S, c.norm_eps);       // recompute 1/rms
@@ -287,32 +233,23 @@ export class TransformerPipeline implements Disposable {
       this.dW(Q, D, S, 1, L.dq, S, L.xn, S, 1, G("self_attn.q_proj.weight"), D);   // dWq += dq xnᵀ
       this.dW(KV, D, S, 1, L.dk, S, L.xn, S, 1, G("self_attn.k_proj.weight"), D);
       this.dW(KV, D, S, 1, L.dv, S, L.xn, S, 1, G("self_attn.v_proj.weight"), D);
-      this.stage("qkv_bwd", key("qkv_bwd"), "dq", L.dq);
-      this.stage("qkv_bwd", key("qkv_bwd"), "dk", L.dk);
-      this.stage("qkv_bwd", key("qkv_bwd"), "dv", L.dv);
-      this.eval("qkv_bwd", key("qkv_bwd"));
-      this.read("qkv_bwd", 0, this.scratchD);                              // dxn
+      this.k.stage("qkv_bwd", key("qkv_bwd"), "dq", L.dq);
+      this.k.stage("qkv_bwd", key("qkv_bwd"), "dk", L.dk);
+      this.k.stage("qkv_bwd", key("qkv_bwd"), "dv", L.dv);
+      this.k.eval("qkv_bwd", key("qkv_bwd"));
+      this.k.read("qkv_bwd", 0, this.scratchD);                              // dxn
       this.dx.set(L.dx2);
-      this.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x, this.w(p + "input_layernorm.weight", params), L.inv1, this.scratchD,
+      this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x, this.w(p + "input_layernorm.weight", params), L.inv1, this.scratchD,
         this.dx, G("input_layernorm.weight"), 1, D, S, true));
     }
-    this.host("embedding_bwd", () => ops.embeddingBwd(tokens, this.dx, this.w("model.embed_tokens.weight", grads), V, D));
-    this.timings.dwWaitMs += ops.asyncWait();
+    this.k.host("embedding_bwd", () => ops.embeddingBwd(tokens, this.dx, this.w("model.embed_tokens.weight", grads), V, D));
+    this.k.timings.dwWaitMs += ops.asyncWait();
     const clsGrad = this.w(c.tied_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", grads);
-    this.host("classifier_scatter", () => ops.scatterAddRows(this.dEc, D, this.ids, clsGrad));
+    this.k.host("classifier_scatter", () => ops.scatterAddRows(this.dEc, D, this.ids, clsGrad));
     return lossSum / S;
   }
 
   [Symbol.dispose](): void { this.close(); }
 
-  close(): void {
-    for (const r of this.requests.values()) r.free();
-    for (const s of this.inputs.values()) s.release();
-    for (const k of Object.values(this.kernels)) {
-      for (const s of k.outSurfaces) s.release();
-      k.program.free();
-    }
-    this.requests.clear();
-    this.inputs.clear();
-  }
+  close(): void { this.k.close(); }
 }

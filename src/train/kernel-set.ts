@@ -1,0 +1,130 @@
+/**
+ * A model's training kernels on a backend: compiled and loaded once, one packed input surface
+ * per binding key (a layer's weights stay staged in its own surface between optimizer steps),
+ * one set of output surfaces per kernel shared by every binding, and one request per key (as
+ * on the device: one _ANERequest per binding set, built once, reused). Also the step's timing
+ * breakdown. The Llama/Qwen3 pipeline (pipeline.ts) and the GPT one (gpt-pipeline.ts) both run
+ * their kernels through it.
+ */
+import { chipDialect, type Backend, type IoDesc, type Program, type Request, type Surface } from "../ffi/index.ts";
+import * as ops from "../ffi/train-ops.ts";
+import type { Dialect } from "../mil/index.ts";
+import type { PackedKernel, Segment } from "../kernels/packed.ts";
+
+export interface StepTimings { kernelMs: Record<string, number>; hostMs: Record<string, number>; dwWaitMs: number; stageMs: number }
+
+export function emptyTimings(): StepTimings { return { kernelMs: {}, hostMs: {}, dwWaitMs: 0, stageMs: 0 }; }
+
+/** The MIL dialect to build kernels in: the one the chip's compiler takes (program(1.0)/ios16 on M1/M2). */
+export function kernelDialect(backend: Backend, chip: string | undefined): Dialect {
+  return chipDialect(chip ?? backend.defaultChip());
+}
+
+interface CompiledKernel<Name extends string> {
+  spec: PackedKernel<Name>; program: Program; input: IoDesc; outputs: IoDesc[]; outSurfaces: Surface[];
+}
+
+export class KernelSet<Name extends string> implements Disposable {
+  readonly kernels = {} as Record<Name, CompiledKernel<Name>>;
+  readonly compileMs: number;
+  timings: StepTimings = emptyTimings();
+  private readonly inputs = new Map<string, Surface>();
+  private readonly requests = new Map<string, Request>();
+
+  constructor(private readonly backend: Backend, specs: Record<Name, PackedKernel<Name>>, readonly seq: number,
+              o: { chip?: string; numerics: "fp16" | "fp32" }) {
+    const t0 = performance.now();
+    try {
+      for (const name of Object.keys(specs) as Name[]) {
+        const spec = specs[name];
+        const program = backend.compile(spec.text, { weights: spec.weights, chip: o.chip, numerics: o.numerics });
+        this.kernels[name] = { spec, program, input: program.inputs[0], outputs: program.outputs, outSurfaces: [] };
+        program.load();
+        this.kernels[name].outSurfaces = program.outputs.map((io) => backend.createSurface(io.bytes));
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    this.compileMs = performance.now() - t0;
+  }
+
+  /** A packed input surface for `name` under `key` (e.g. "ffn_fwd/3"), bound with the kernel's outputs. */
+  bind(name: Name, key: string): void {
+    const k = this.kernels[name];
+    const input = this.backend.createSurface(k.input.bytes);
+    this.inputs.set(key, input);
+    this.requests.set(key, k.program.request([input], k.outSurfaces));
+  }
+
+  segment(name: Name, segment: string): Segment {
+    const s = this.kernels[name].spec.segments.find((x) => x.name === segment);
+    if (!s) throw new Error(`kernel ${name} has no segment ${segment}`);
+    return s;
+  }
+
+  /** Copy src into a whole segment: dense [channels, width], or, transposed, src [width, channels]. */
+  stage(name: Name, key: string, segment: string, src: Float32Array, transpose = false): void {
+    const s = this.segment(name, segment);
+    this.stageAt(name, key, s.channel, s.offset, src, s.channels, s.width, transpose);
+  }
+
+  /** Copy a vector of `rows` values into column `column` of a segment (one value per channel). */
+  stageColumn(name: Name, key: string, segment: string, column: number, src: Float32Array, rows: number): void {
+    const s = this.segment(name, segment), k = this.kernels[name];
+    const t0 = performance.now();
+    ops.stageBlock(this.inputs.get(key)!, k.input, s.channel, s.offset + column, src, rows, 1, { srcStride: 1 });
+    this.timings.stageMs += performance.now() - t0;
+  }
+
+  /** Copy a bias into its columns of the kernel's "bias" segment, as a [C, k] block (zero padded). */
+  stageBias(name: Name, key: string, bias: string, src: Float32Array): void {
+    const k = this.kernels[name], s = this.segment(name, "bias"), bi = k.spec.biases.get(bias);
+    if (!bi) throw new Error(`kernel ${name} has no bias ${bias}`);
+    const C = k.spec.channels, cols = Math.ceil(bi.length / C);
+    let block = src;
+    if (C * cols !== bi.length) { block = new Float32Array(C * cols); block.set(src.subarray(0, bi.length)); }
+    this.stageAt(name, key, 0, s.offset + bi.column, block, C, cols, false);
+  }
+
+  private stageAt(name: Name, key: string, channel: number, offset: number, src: Float32Array, rows: number, cols: number,
+                  transpose: boolean): void {
+    const t0 = performance.now();
+    ops.stageBlock(this.inputs.get(key)!, this.kernels[name].input, channel, offset, src, rows, cols, { transpose });
+    this.timings.stageMs += performance.now() - t0;
+  }
+
+  eval(name: Name, key: string): void {
+    const t = this.requests.get(key)!.eval();
+    this.timings.kernelMs[name] = (this.timings.kernelMs[name] ?? 0) + t.wallMs;
+  }
+
+  /** Read output i of a kernel ([C, S]) into dst. */
+  read(name: Name, i: number, dst: Float32Array): void {
+    const k = this.kernels[name], io = k.outputs[i];
+    const t0 = performance.now();
+    ops.readBlock(k.outSurfaces[i], io, 0, 0, dst, io.shape[1], this.seq);
+    this.timings.stageMs += performance.now() - t0;
+  }
+
+  /** Run a host op, adding its time to the breakdown under `what`. */
+  host<T>(what: string, f: () => T): T {
+    const t0 = performance.now();
+    const r = f();
+    this.timings.hostMs[what] = (this.timings.hostMs[what] ?? 0) + performance.now() - t0;
+    return r;
+  }
+
+  [Symbol.dispose](): void { this.close(); }
+
+  close(): void {
+    for (const r of this.requests.values()) r.free();
+    for (const s of this.inputs.values()) s.release();
+    for (const k of Object.values(this.kernels) as CompiledKernel<Name>[]) {
+      for (const s of k.outSurfaces) s.release();
+      k.program.free();
+    }
+    this.requests.clear();
+    this.inputs.clear();
+  }
+}
