@@ -35,7 +35,7 @@ TEST_CC_STAMP := $(TEST_DIR)/compiler
 
 test-c-build: $(TEST_BINS)
 
-$(TEST_OBJ_DIR)/%.c.o: %.c $(LIB_HDRS) libane/test/test.mk
+$(TEST_OBJ_DIR)/%.c.o: %.c $(LIB_HDRS) $(wildcard libane/test/*.h libane/test/*/*.h) libane/test/test.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_TEST) -c -o $@ $<
 

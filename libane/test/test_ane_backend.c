@@ -32,18 +32,7 @@
 extern const ane_backend_ops ane_ane_backend_ops;
 static const ane_backend_ops *ops = &ane_ane_backend_ops;
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                          \
-    do {                                                          \
-        if (cond) passed++;                                       \
-        else {                                                    \
-            failed++;                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-            printf(__VA_ARGS__);                                  \
-            printf("\n");                                         \
-        }                                                         \
-    } while (0)
+#include "check.h"
 
 static const char MIL[] = "program(1.3)\n[buildInfo = dict<string, string>({{\"x\", \"y\"}})]\n"
                           "{ func main<ios18>(tensor<fp16, [1, 64, 1, 64]> x) { } -> (x); }\n";
@@ -727,6 +716,5 @@ int main(void)
 
     CHECK(rmdir(tmp) == 0, "every temp directory was removed ($TMPDIR is empty again)");
     ane_rt_use(NULL);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

@@ -13,18 +13,7 @@
 
 #include "../include/ane.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                          \
-    do {                                                          \
-        if (cond) passed++;                                       \
-        else {                                                    \
-            failed++;                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-            printf(__VA_ARGS__);                                  \
-            printf("\n");                                         \
-        }                                                         \
-    } while (0)
+#include "check.h"
 
 #define ST(expr, want) check_status((expr), (want), #expr, __LINE__)
 
@@ -705,6 +694,5 @@ int main(void)
     test_mil_check();
     test_budget();
     ane_backend_close(cpu);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

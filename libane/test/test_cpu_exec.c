@@ -13,12 +13,7 @@
 #include "../src/cpu/gemm.h"
 #include "../src/mil/mil.h"
 
-static int passed, failed;
-#define CHECK(cond, ...) do {                                              \
-        if (cond) passed++;                                                \
-        else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__);       \
-               printf(__VA_ARGS__); printf("\n"); }                        \
-    } while (0)
+#include "check.h"
 
 static uint64_t rng = 88172645463325252ull;
 static double urand(void)   /* [0, 1) */
@@ -731,6 +726,5 @@ int main(void)
     test_quant_and_weights();
     test_errors();
     test_host_helpers();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

@@ -13,13 +13,7 @@
 
 #include "../src/mil/mil.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...) do {                                              \
-        if (cond) passed++;                                                \
-        else { failed++; printf("FAIL %s:%d: ", __FILE__, __LINE__);       \
-               printf(__VA_ARGS__); printf("\n"); }                        \
-    } while (0)
+#include "check.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -542,6 +536,5 @@ int main(int argc, char **argv)
     test_errors();
     test_garbage();
     test_truncation(dir);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

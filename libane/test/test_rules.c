@@ -17,18 +17,7 @@
 #include "../src/mil/mil.h"
 #include "../src/mil/rules.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                          \
-    do {                                                          \
-        if (cond) passed++;                                       \
-        else {                                                    \
-            failed++;                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-            printf(__VA_ARGS__);                                  \
-            printf("\n");                                         \
-        }                                                         \
-    } while (0)
+#include "check.h"
 
 static const char *const chips[] = {"m1", "m2", "m3", "m4", "m5", "none"};
 #define N_CHIPS 6
@@ -481,6 +470,5 @@ int main(int argc, char **argv)
     test_clean_program();
     test_doc(rows, n_rows);
     for (int i = 0; i < 4; i++) free((void *)weights[i].data);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }
