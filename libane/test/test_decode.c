@@ -16,19 +16,7 @@
 
 #include "../include/ane.h"
 #include "../src/host/decode_matvec.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                          \
-    do {                                                          \
-        if (cond) passed++;                                       \
-        else {                                                    \
-            failed++;                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);           \
-            printf(__VA_ARGS__);                                  \
-            printf("\n");                                         \
-        }                                                         \
-    } while (0)
+#include "check.h"
 
 static uint32_t rng_state = 12345;
 static double uniform(void)      /* [0, 1) */
@@ -376,6 +364,5 @@ int main(void)
     for (int gpt = 0; gpt <= 1; gpt++)
         for (uint32_t wt = ANE_WEIGHTS_FP32; wt <= ANE_WEIGHTS_FP16; wt++) test_model(gpt, wt);
     test_errors();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_summary();
 }

@@ -8,10 +8,10 @@
 import { Option } from "clipanion";
 import { cpus, loadavg } from "node:os";
 import { getThreads, openBackend, setThreads } from "../ffi/index.ts";
-import * as ops from "../ffi/train-ops.ts";
 import { builtInModelNames, loadModelConfig, type ModelConfig } from "../model/config.ts";
 import { paramLayout } from "../model/params.ts";
 import { TransformerPipeline } from "../train/pipeline.ts";
+import { optimizerStep } from "../train/optimizer.ts";
 import { initParams, stepFlops } from "../train/trainer.ts";
 import { formatTable } from "../util/table.ts";
 import { RustaneCommand, parseChoice, parseCount, usageError } from "./base.ts";
@@ -67,18 +67,13 @@ export function benchTrain(o: TrainBenchOptions): TrainBenchResult {
     for (let s = 0; s < S; s++) { tokens[s] = prev; prev = Math.floor(rand() * c.vocab_size); targets[s] = prev; }
     pipe.timings = { kernelMs: {}, hostMs: {}, dwWaitMs: 0, stageMs: 0 };
     const t0 = performance.now();
-    grads.fill(0);
-    const loss = pipe.forwardBackward(params, grads, tokens, targets, o.lossScale, 1);
+    const loss = pipe.forwardBackward(params, grads, tokens, targets, o.lossScale, 1);   // grads start at zero
     const t1 = performance.now();
-    // The optimizer step of rustane train: finite check, global norm, AdamW (no decay on norms).
-    if (ops.allFinite(grads)) {
-      const norm = Math.sqrt(ops.sumSquares(grads)) / o.lossScale;
-      const gs = (norm > 1 ? 1 / (norm + 1e-6) : 1) / o.lossScale;
-      const common = { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, step, gradScale: gs };
-      const d = layout.decayEnd;
-      ops.adamw(params.subarray(0, d), grads.subarray(0, d), m.subarray(0, d), v.subarray(0, d), { ...common, weightDecay: 0.1 });
-      ops.adamw(params.subarray(d), grads.subarray(d), m.subarray(d), v.subarray(d), { ...common, weightDecay: 0 });
-    }
+    // The optimizer step of rustane train (it also clears the gradients for the next step).
+    optimizerStep({ params, grads, m, v, decayEnd: layout.decayEnd }, {
+      lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clip: 1, lossScale: o.lossScale,
+      accept: (finite) => (finite ? step : 0),
+    });
     const t2 = performance.now();
     pipe.stageWeights(params);
     const t3 = performance.now();
@@ -92,7 +87,7 @@ export function benchTrain(o: TrainBenchOptions): TrainBenchResult {
     for (const [k, ms] of Object.entries(t.hostMs)) { add(`host ${k}`, ms); known += ms; }
     add("staging (surface copies)", t.stageMs);
     add("dW wait (queued sgemms)", t.dwWaitMs);
-    add("optimizer (norm + AdamW)", t2 - t1);
+    add("optimizer (norm + AdamW + zero grads)", t2 - t1);
     add("other (JS, fills, copies)", t3 - t0 - known);
   }
   const breakdown: Record<string, number> = {};

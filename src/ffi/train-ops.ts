@@ -193,3 +193,21 @@ export function adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Floa
     check(lib().ane_adamw(ptr(p), ptr(g), ptr(m), ptr(v), p.length, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.step, o.gradScale),
       "adamw");
 }
+
+/** Finiteness and sum of squares of a gradient in one pass (sumSquares' exact value). */
+export function gradStats(g: Float32Array): { finite: boolean; sumSquares: number } {
+  if (!g.length) return { finite: true, sumSquares: 0 };
+  const finite = new Int32Array(1), sumsq = new Float64Array(1);
+  check(lib().ane_grad_stats(ptr(g), g.length, ptr(finite), ptr(sumsq)), "gradient stats");
+  return { finite: finite[0] === 1, sumSquares: sumsq[0] };
+}
+
+/** adamw, then g = 0 in the same pass. */
+export function adamwZeroGrad(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, o: {
+  lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number; gradScale: number;
+}): void {
+  need("adamw g", g, p.length); need("adamw m", m, p.length); need("adamw v", v, p.length);
+  if (p.length)
+    check(lib().ane_adamw_zero_grad(ptr(p), ptr(g), ptr(m), ptr(v), p.length, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay,
+      o.step, o.gradScale), "adamw");
+}

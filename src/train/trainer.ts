@@ -17,6 +17,7 @@ import { TransformerPipeline } from "./pipeline.ts";
 import { GptPipeline } from "./gpt-pipeline.ts";
 import { sampleGpt } from "./sample.ts";
 import { LossScaler } from "./loss-scale.ts";
+import { optimizerStep } from "./optimizer.ts";
 import { learningRate } from "./schedule.ts";
 import { Telemetry } from "./telemetry.ts";
 
@@ -146,30 +147,20 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       await new Promise<void>((r) => setImmediate(r));
       const stepStart = performance.now();
       pipe.timings = { kernelMs: {}, hostMs: {}, dwWaitMs: 0, stageMs: 0 };
-      grads.fill(0);
-      let loss = 0;
+      let loss = 0;                                   // grads are zero here: the optimizer step clears them
       for (let mb = 0; mb < o.microBatches; mb++) {
         d.sampleTrain(rng, win);
         loss += pipe.forwardBackward(params, grads, win.tokens, win.targets, scaler.scale, o.microBatches) / o.microBatches;
       }
       state.step++;
       state.tokensSeen += S * o.microBatches;
-      const scaleUsed = scaler.scale;                 // the scale these gradients carry
-      const finite = ops.allFinite(grads);
-      const applied = scaler.update(finite);          // may change the scale for the next step
-      let gradNorm: number | null = null;
       const lr = learningRate(state.step, { lr: o.lr, minLr: o.minLr, warmup: o.warmup, total: o.steps });
-      if (applied) {
-        gradNorm = Math.sqrt(ops.sumSquares(grads)) / scaleUsed;
-        const clipCoef = o.clip > 0 && gradNorm > o.clip ? o.clip / (gradNorm + 1e-6) : 1;
-        const gs = clipCoef / scaleUsed;
-        const common = { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, step: state.step - scaler.state.skipped, gradScale: gs };
-        ops.adamw(params.subarray(0, layout.decayEnd), grads.subarray(0, layout.decayEnd), m.subarray(0, layout.decayEnd),
-          v.subarray(0, layout.decayEnd), { ...common, weightDecay: o.weightDecay });
-        ops.adamw(params.subarray(layout.decayEnd), grads.subarray(layout.decayEnd), m.subarray(layout.decayEnd),
-          v.subarray(layout.decayEnd), { ...common, weightDecay: 0 });
-        pipe.stageWeights(params);
-      }
+      // The scale these gradients carry is read before scaler.update may change it for the next step.
+      const { applied, gradNorm } = optimizerStep({ params, grads, m, v, decayEnd: layout.decayEnd }, {
+        lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, clip: o.clip, lossScale: scaler.scale,
+        accept: (finite) => (scaler.update(finite) ? state.step - scaler.state.skipped : 0),
+      });
+      if (applied) pipe.stageWeights(params);
       const ms = performance.now() - stepStart;
       if (isNaN(firstLoss)) firstLoss = loss;
       lastLoss = loss;

@@ -24,6 +24,12 @@ ane_status cpu_run_linear(const cpu_plan *plan, const cpu_step *s);
 ane_status cpu_run_conv(const cpu_plan *plan, const cpu_step *s);
 ane_status cpu_run_sdpa(const cpu_plan *plan, const cpu_step *s);
 
+/* ops_fused.c: the steps fuse.c makes out of op chains (see there); inputs dense */
+ane_status cpu_run_nothing(const cpu_plan *plan, const cpu_step *s);          /* a step fused away */
+ane_status cpu_run_scaled_masked_softmax(const cpu_plan *plan, const cpu_step *s);
+ane_status cpu_run_row_dot(const cpu_plan *plan, const cpu_step *s);
+ane_status cpu_run_softmax_bwd(const cpu_plan *plan, const cpu_step *s);
+
 /* ops_quant.c: inputs contiguous */
 ane_status cpu_run_quantize(const cpu_plan *plan, const cpu_step *s);
 ane_status cpu_run_dequantize(const cpu_plan *plan, const cpu_step *s);

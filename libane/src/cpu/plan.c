@@ -764,6 +764,7 @@ cpu_plan *cpu_plan_build(const mil_program *ir, int fp16, ane_status *status)
         plan->output_tensors[i] = def ? contiguous(&b, def, v, &st) : v;
         if (plan->output_tensors[i] < 0) goto fail;
     }
+    cpu_plan_fuse(plan);
     return plan;
 fail:
     cpu_plan_free(plan);

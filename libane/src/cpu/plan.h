@@ -77,6 +77,9 @@ typedef struct cpu_plan {
  * returns NULL with the last error set (status in *status). */
 cpu_plan *cpu_plan_build(const mil_program *p, int fp16, ane_status *status);
 void cpu_plan_free(cpu_plan *plan);
+/* fuse.c: merge the attention kernels' elementwise chains into single steps, bit-identical
+ * in both numerics (called by cpu_plan_build once every step exists). */
+void cpu_plan_fuse(cpu_plan *plan);
 
 /* Run every step. Inputs must already be in their buffers. */
 ane_status cpu_plan_run(const cpu_plan *plan);

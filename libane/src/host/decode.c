@@ -99,27 +99,49 @@ static void rope_heads(float *x, uint32_t heads, uint32_t hd, uint32_t style, co
 
 /* ------------------------------------------------------------------ parallel stages */
 
+/* Up to three products sharing an input, run as one parallel pass over their rows (q, k, v;
+ * gate and up): one hand-off to the pool instead of three. Part p covers rows [first, first +
+ * rows) of the pass; out[b, o] (row stride = rows) = W[o, :in] · X[b, :] (+ bias[o]). */
 typedef struct {
     const matrix *W;
-    const float *X, *bias;
+    const float *bias;
     float *out;
-    uint32_t in, nb, out_stride;
+    uint32_t rows;
+} matvec_part;
+
+typedef struct {
+    matvec_part part[3];
+    int n_parts;
+    const float *X;
+    uint32_t in, nb;
 } matvec_job;
 
 static void matvec_range(void *ctx, int64_t begin, int64_t end)
 {
     const matvec_job *j = ctx;
-    ane_dec_matvec_rows(j->W, j->in, j->X, j->nb, j->bias, j->out, j->out_stride, begin, end);
+    int64_t first = 0;
+    for (int p = 0; p < j->n_parts; p++) {
+        const matvec_part *m = j->part + p;
+        const int64_t lo = begin > first ? begin : first, hi = end < first + m->rows ? end : first + m->rows;
+        if (lo < hi) ane_dec_matvec_rows(m->W, j->in, j->X, j->nb, m->bias, m->out, m->rows, lo - first, hi - first);
+        first += m->rows;
+    }
 }
 
-/* out[b, o] (row stride out_stride) = W[o, :in] · X[b, :] (+ bias[o]) for b < nb, on the pool. */
-static void matvec(const matrix *W, uint32_t rows, uint32_t in, const float *X, uint32_t nb, const float *bias,
-                   float *out, uint32_t out_stride)
+static void run_matvec(matvec_job *j)
 {
-    matvec_job j = {W, X, bias, out, in, nb, out_stride};
+    int64_t rows = 0;
+    for (int p = 0; p < j->n_parts; p++) rows += j->part[p].rows;
     /* ~32 KB of fp32 weights per chunk: enough work to amortise the hand-off. */
-    int64_t grain = 1 + 8192 / (int64_t)in;
-    ane_parallel_for(rows, grain, matvec_range, &j);
+    int64_t grain = 1 + 8192 / (int64_t)j->in;
+    ane_parallel_for(rows, grain, matvec_range, j);
+}
+
+/* out[b, o] = W[o, :in] · X[b, :] (+ bias[o]) for b < nb, o < rows, on the pool. */
+static void matvec(const matrix *W, uint32_t rows, uint32_t in, const float *X, uint32_t nb, const float *bias, float *out)
+{
+    matvec_job j = {{{W, bias, out, rows}}, 1, X, in, nb};
+    run_matvec(&j);
 }
 
 /* Per new position: q/k norm (Qwen3), RoPE (llama), then k and v into the cache at its position. */
@@ -487,29 +509,28 @@ ANE_API ane_status ane_decoder_step(ane_decoder *d, const int32_t *tokens, uint3
     for (uint32_t l = 0; l < c->n_layers; l++) {
         const layer_weights *w = d->layer + l;
         for (uint32_t b = 0; b < n; b++) norm(d->x + (size_t)b * D, w->norm1_w, w->norm1_b, d->xn + (size_t)b * D, D, eps);
-        matvec(&w->wq, Q, D, d->xn, n, w->bq, d->q, Q);
-        matvec(&w->wk, KV, D, d->xn, n, w->bk, d->k, KV);
-        matvec(&w->wv, KV, D, d->xn, n, w->bv, d->v, KV);
+        matvec_job qkv = {{{&w->wq, w->bq, d->q, Q}, {&w->wk, w->bk, d->k, KV}, {&w->wv, w->bv, d->v, KV}}, 3, d->xn, D, n};
+        run_matvec(&qkv);
         qkv_job qj = {d, l, pos};
         ane_parallel_for(n, 1, qkv_range, &qj);
         attn_job aj = {d, l, pos};
         ane_parallel_for((int64_t)n * c->n_heads, 1, attn_range, &aj);
         /* The o projection lands in xn (free now), then the residual adds it. */
-        matvec(&w->wo, D, Q, d->att, n, w->bo, d->xn, D);
+        matvec(&w->wo, D, Q, d->att, n, w->bo, d->xn);
         for (size_t i = 0; i < (size_t)n * D; i++) d->x[i] += d->xn[i];
         for (uint32_t b = 0; b < n; b++) norm(d->x + (size_t)b * D, w->norm2_w, w->norm2_b, d->xn + (size_t)b * D, D, eps);
         const bool swiglu = w->gate.f32 || w->gate.f16;
-        if (swiglu) matvec(&w->gate, F, D, d->xn, n, NULL, d->h1, F);
-        matvec(&w->up, F, D, d->xn, n, w->b_up, swiglu ? d->h3 : d->h1, F);
+        matvec_job mlp = {{{&w->up, w->b_up, swiglu ? d->h3 : d->h1, F}, {&w->gate, NULL, d->h1, F}}, swiglu ? 2 : 1, d->xn, D, n};
+        run_matvec(&mlp);
         act_job jj = {d->h1, d->h3, swiglu};
         ane_parallel_for((int64_t)n * F, 4096, act_range, &jj);
-        matvec(&w->down, D, F, d->h1, n, w->b_down, d->xn, D);
+        matvec(&w->down, D, F, d->h1, n, w->b_down, d->xn);
         for (size_t i = 0; i < (size_t)n * D; i++) d->x[i] += d->xn[i];
     }
     /* Only the last position's logits are wanted. */
     const float *last = d->x + (size_t)(n - 1) * D;
     norm(last, d->final_w, d->final_b, d->xn, D, eps);
-    matvec(&d->cls, c->vocab_size, D, d->xn, 1, NULL, logits, c->vocab_size);
+    matvec(&d->cls, c->vocab_size, D, d->xn, 1, NULL, logits);
     d->length = pos + n;
     return ANE_OK;
 }

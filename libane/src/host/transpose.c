@@ -1,9 +1,18 @@
 /* transpose.c — dst[c, r] = src[r, c] with fp32/fp16 conversion, in cache-sized tiles.
- * Stages a row-major weight W [out, in] into a surface as Wᵀ (channel i holds column i). */
+ * Stages a row-major weight W [out, in] into a surface as Wᵀ (channel i holds column i).
+ *
+ * fp32 to fp32 on x86 with AVX goes register to register: 8x8 blocks loaded as 8 rows,
+ * transposed with unpack/shuffle/permute and stored as 8 rows, with no trip through a stack
+ * buffer (staging every weight each step makes this a hot loop). Everything else takes the
+ * portable path: a tile through two small buffers, converting as it goes. */
 #include "../core/platform.h"
 #include "../core/error.h"
 #include "../core/threads.h"
 #include "../core/fp16.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define TILE 32
 
@@ -13,6 +22,69 @@ typedef struct {
     uint32_t sdt, ddt;
     uint64_t sstride, dstride, rows, cols, col_tiles;
 } transpose_job;
+
+#if defined(__x86_64__)
+/* d[c * ds + r] = s[r * ss + c] for an 8x8 block (strides in floats). */
+__attribute__((target("avx")))
+static void block8_avx(const float *s, uint64_t ss, float *d, uint64_t ds)
+{
+    __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + ss), r2 = _mm256_loadu_ps(s + 2 * ss);
+    __m256 r3 = _mm256_loadu_ps(s + 3 * ss), r4 = _mm256_loadu_ps(s + 4 * ss), r5 = _mm256_loadu_ps(s + 5 * ss);
+    __m256 r6 = _mm256_loadu_ps(s + 6 * ss), r7 = _mm256_loadu_ps(s + 7 * ss);
+    /* pairs of rows interleaved, then pairs of pairs: each 128-bit lane holds a 4x4 transpose */
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    /* low lanes: columns 0-3, high lanes: columns 4-7 */
+    _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(d + ds, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(d + 2 * ds, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(d + 3 * ds, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(d + 4 * ds, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(d + 5 * ds, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(d + 6 * ds, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(d + 7 * ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+static int have_avx(void)
+{
+    static int level = -1;        /* benign race: every thread computes the same answer */
+    if (level < 0) {
+        __builtin_cpu_init();
+        level = __builtin_cpu_supports("avx") ? 1 : 0;
+    }
+    return level;
+}
+
+/* fp32 to fp32, tile by tile: whole 8x8 blocks in registers, the ragged edge element-wise.
+ * Strides must be whole floats (checked by the caller). */
+static void transpose_range_f32_avx(void *ctx, int64_t begin, int64_t end)
+{
+    const transpose_job *j = ctx;
+    uint64_t ss = j->sstride / 4, ds = j->dstride / 4;
+    const float *src = (const float *)j->src;
+    float *dst = (float *)j->dst;
+    uint64_t row_tiles = (j->rows + TILE - 1) / TILE;
+    for (int64_t t = begin; t < end; t++) {
+        /* consecutive tiles continue the same destination rows */
+        uint64_t c0 = (uint64_t)t / row_tiles * TILE, r0 = (uint64_t)t % row_tiles * TILE;
+        uint64_t nr = j->rows - r0 < TILE ? j->rows - r0 : TILE;
+        uint64_t nc = j->cols - c0 < TILE ? j->cols - c0 : TILE;
+        uint64_t nr8 = nr & ~(uint64_t)7, nc8 = nc & ~(uint64_t)7;
+        for (uint64_t r = 0; r < nr8; r += 8)
+            for (uint64_t c = 0; c < nc8; c += 8)
+                block8_avx(src + (r0 + r) * ss + c0 + c, ss, dst + (c0 + c) * ds + r0 + r, ds);
+        for (uint64_t r = 0; r < nr; r++)
+            for (uint64_t c = r < nr8 ? nc8 : 0; c < nc; c++)
+                dst[(c0 + c) * ds + r0 + r] = src[(r0 + r) * ss + c0 + c];
+    }
+}
+#endif
 
 static void transpose_range(void *ctx, int64_t begin, int64_t end)
 {
@@ -53,6 +125,12 @@ ANE_API ane_status ane_transpose_2d(const void *src, uint32_t src_dtype, uint64_
     if (!rows || !cols) return ANE_OK;
     transpose_job j = {src, dst, src_dtype, dst_dtype, src_stride_bytes, dst_stride_bytes, rows, cols,
                        (cols + TILE - 1) / TILE};
-    ane_parallel_for((int64_t)((rows + TILE - 1) / TILE * j.col_tiles), 4, transpose_range, &j);
+    ane_range_fn fn = transpose_range;
+#if defined(__x86_64__)
+    if (src_dtype == ANE_DTYPE_FP32 && dst_dtype == ANE_DTYPE_FP32 && src_stride_bytes % 4 == 0 &&
+        dst_stride_bytes % 4 == 0 && have_avx())
+        fn = transpose_range_f32_avx;
+#endif
+    ane_parallel_for((int64_t)((rows + TILE - 1) / TILE * j.col_tiles), 4, fn, &j);
     return ANE_OK;
 }

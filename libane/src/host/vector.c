@@ -14,6 +14,8 @@ typedef struct {
     const float *x;
     float *y;
     const float *g;
+    float *g_out;        /* adamw_zero_grad: the gradient, cleared after use */
+    int zero_grad;
     float *m, *v;
     double *partial;
     int *flags;
@@ -84,6 +86,51 @@ ANE_API int ane_all_finite(const float *x, uint64_t n)
     return ok;
 }
 
+/* Both optimizer checks in one read of the gradient: the finiteness flag and the sum of
+ * squares of each block, the latter summed exactly as ane_sum_squares does (same blocks,
+ * same order), so the norm is the same bits either way. */
+static void grad_stats_range(void *ctx, int64_t begin, int64_t end)
+{
+    const vec_job *j = ctx;
+    const float *x = j->x;
+    for (int64_t b = begin; b < end; b++) {
+        float acc[8] = {0}, nan_acc[8] = {0};
+        uint64_t i = (uint64_t)b * VEC_BLOCK, e = block_end((uint64_t)b, j->n);
+        for (; i + 8 <= e; i += 8)
+            for (int k = 0; k < 8; k++) {
+                acc[k] += x[i + k] * x[i + k];
+                nan_acc[k] += x[i + k] * 0.0f;   /* inf and NaN turn it into NaN */
+            }
+        double s = 0.0;
+        float bad = 0.0f;
+        for (int k = 0; k < 8; k++) { s += acc[k]; bad += nan_acc[k]; }
+        for (; i < e; i++) { s += (double)x[i] * x[i]; bad += x[i] * 0.0f; }
+        j->partial[b] = s;
+        j->flags[b] = bad == 0.0f;
+    }
+}
+
+ANE_API ane_status ane_grad_stats(const float *g, uint64_t n, int *finite, double *sumsq)
+{
+    if (!g || !finite || !sumsq) return ane_fail(ANE_ERR_INVALID_ARG, "ane_grad_stats: NULL pointer");
+    uint64_t blocks = (n + VEC_BLOCK - 1) / VEC_BLOCK;
+    double *partial = malloc((blocks ? blocks : 1) * sizeof(double));
+    int *flags = malloc((blocks ? blocks : 1) * sizeof(int));
+    if (!partial || !flags) {
+        free(partial); free(flags);
+        return ane_fail(ANE_ERR_NO_MEMORY, "ane_grad_stats: out of memory");
+    }
+    vec_job j = {.x = g, .n = n, .partial = partial, .flags = flags};
+    ane_parallel_for((int64_t)blocks, 1, grad_stats_range, &j);
+    double s = 0.0;
+    int ok = 1;
+    for (uint64_t b = 0; b < blocks; b++) { s += partial[b]; ok &= flags[b]; }
+    free(partial); free(flags);
+    *sumsq = s;
+    *finite = ok;
+    return ANE_OK;
+}
+
 static void axpy_range(void *ctx, int64_t begin, int64_t end)
 {
     const vec_job *j = ctx;
@@ -147,33 +194,67 @@ ANE_API ane_status ane_fill_normal(float *dst, uint64_t n, uint64_t seed, double
     return ANE_OK;
 }
 
+/* One element of AdamW; g' = g * gs. Bias corrections are divided (not multiplied by an
+ * inverse) so the update is bit-identical to the formula in ane.h. */
+static inline float adamw_one(float *p, float g, float *m, float *v, float gs, float lr, float b1,
+                              float b2, float eps, float wd, float bc1, float bc2)
+{
+    float gi = g * gs;
+    float mi = b1 * *m + (1.0f - b1) * gi;
+    float vi = b2 * *v + (1.0f - b2) * gi * gi;
+    *m = mi;
+    *v = vi;
+    float update = (mi / bc1) / (sqrtf(vi / bc2) + eps);
+    return *p - lr * (wd * *p + update);
+}
+
 static void adamw_range(void *ctx, int64_t begin, int64_t end)
 {
     const vec_job *j = ctx;
-    float *p = j->y, *m = j->m, *v = j->v;
-    const float *g = j->g;
-    for (int64_t i = begin; i < end; i++) {
-        float gi = g[i] * j->gs;
-        float mi = j->b1 * m[i] + (1.0f - j->b1) * gi;
-        float vi = j->b2 * v[i] + (1.0f - j->b2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        float update = (mi / j->bc1) / (sqrtf(vi / j->bc2) + j->eps);
-        p[i] -= j->lr * (j->wd * p[i] + update);
+    /* Locals, so the stores through p, m, v (floats) cannot alias the job's float fields and
+     * the loop vectorises. */
+    float *restrict p = j->y, *restrict m = j->m, *restrict v = j->v;
+    const float gs = j->gs, lr = j->lr, b1 = j->b1, b2 = j->b2, eps = j->eps, wd = j->wd;
+    const float bc1 = j->bc1, bc2 = j->bc2;
+    if (j->zero_grad) {
+        float *restrict g = j->g_out;
+        for (int64_t i = begin; i < end; i++) {
+            p[i] = adamw_one(&p[i], g[i], &m[i], &v[i], gs, lr, b1, b2, eps, wd, bc1, bc2);
+            g[i] = 0.0f;
+        }
+    } else {
+        const float *restrict g = j->g;
+        for (int64_t i = begin; i < end; i++)
+            p[i] = adamw_one(&p[i], g[i], &m[i], &v[i], gs, lr, b1, b2, eps, wd, bc1, bc2);
     }
+}
+
+static ane_status adamw(const char *who, float *p, const float *g, float *g_out, float *m, float *v,
+                        uint64_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                        uint32_t step, float grad_scale)
+{
+    if (!p || !g || !m || !v) return ane_fail(ANE_ERR_INVALID_ARG, "%s: NULL pointer", who);
+    if (step < 1) return ane_fail(ANE_ERR_INVALID_ARG, "%s: step counts from 1 (got 0)", who);
+    if (!(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f))
+        return ane_fail(ANE_ERR_INVALID_ARG, "%s: betas must be in [0, 1) (got %g, %g)", who, beta1, beta2);
+    vec_job j = {.y = p, .g = g, .g_out = g_out, .zero_grad = g_out != NULL, .m = m, .v = v, .n = n,
+                 .lr = lr, .b1 = beta1, .b2 = beta2, .eps = eps, .wd = weight_decay, .gs = grad_scale,
+                 .bc1 = (float)(1.0 - pow(beta1, step)), .bc2 = (float)(1.0 - pow(beta2, step))};
+    ane_parallel_for((int64_t)n, VEC_BLOCK, adamw_range, &j);
+    return ANE_OK;
 }
 
 ANE_API ane_status ane_adamw(float *p, const float *g, float *m, float *v, uint64_t n, float lr,
                              float beta1, float beta2, float eps, float weight_decay,
                              uint32_t step, float grad_scale)
 {
-    if (!p || !g || !m || !v) return ane_fail(ANE_ERR_INVALID_ARG, "ane_adamw: NULL pointer");
-    if (step < 1) return ane_fail(ANE_ERR_INVALID_ARG, "ane_adamw: step counts from 1 (got 0)");
-    if (!(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f))
-        return ane_fail(ANE_ERR_INVALID_ARG, "ane_adamw: betas must be in [0, 1) (got %g, %g)", beta1, beta2);
-    vec_job j = {.y = p, .g = g, .m = m, .v = v, .n = n, .lr = lr, .b1 = beta1, .b2 = beta2,
-                 .eps = eps, .wd = weight_decay, .gs = grad_scale,
-                 .bc1 = (float)(1.0 - pow(beta1, step)), .bc2 = (float)(1.0 - pow(beta2, step))};
-    ane_parallel_for((int64_t)n, VEC_BLOCK, adamw_range, &j);
-    return ANE_OK;
+    return adamw("ane_adamw", p, g, NULL, m, v, n, lr, beta1, beta2, eps, weight_decay, step, grad_scale);
+}
+
+ANE_API ane_status ane_adamw_zero_grad(float *p, float *g, float *m, float *v, uint64_t n, float lr,
+                                       float beta1, float beta2, float eps, float weight_decay,
+                                       uint32_t step, float grad_scale)
+{
+    return adamw("ane_adamw_zero_grad", p, g, g, m, v, n, lr, beta1, beta2, eps, weight_decay, step,
+                 grad_scale);
 }
