@@ -468,6 +468,14 @@ ANE_API uint32_t ane_decoder_length(const ane_decoder *decoder);
  * ANE_ERR_INVALID_ARG; pos past the cached length is ANE_ERR_STATE. */
 ANE_API ane_status ane_decoder_step(ane_decoder *decoder, const int32_t *tokens, uint32_t n,
                                     uint32_t pos, float *logits);
+/* Fill the KV cache from outside (a prefill run as compiled kernels on a backend): layer's keys
+ * and values for positions pos .. pos+n-1, each channel-major [KV, ld] (row ch holds channel ch of
+ * every position; keys after q/k norm and RoPE, as the decoder's own cache holds them). Then
+ * ane_decoder_set_length makes the written positions current; positions below it must have
+ * been written for every layer. */
+ANE_API ane_status ane_decoder_write_kv(ane_decoder *decoder, uint32_t layer, uint32_t pos, uint32_t n,
+                                        const float *k, const float *v, uint64_t ld);
+ANE_API ane_status ane_decoder_set_length(ane_decoder *decoder, uint32_t length);
 /* Bytes of weights one decode step streams (every matrix once, the classifier too even when
  * tied, one embedding row, and the norms and biases), for GB/s figures. */
 ANE_API uint64_t ane_decoder_weight_bytes(const ane_decoder *decoder);

@@ -135,6 +135,16 @@ export class Decoder {
 
   reset(): void { check(lib().ane_decoder_reset(this.live()), "resetting the decoder"); }
 
+  /** Fill a layer's KV cache for positions pos..pos+n-1 from channel-major k, v [KV, ld]. */
+  writeKv(layer: number, pos: number, n: number, k: Float32Array, v: Float32Array, ld: number): void {
+    const KV = this.config.nKvHeads * this.config.headDim;
+    if (k.length < (KV - 1) * ld + n || v.length < (KV - 1) * ld + n) throw new RangeError(`Decoder.writeKv: k/v hold fewer than [${KV}, ${ld}] values`);
+    check(lib().ane_decoder_write_kv(this.live(), layer, pos, n, k, v, ld), `writing the KV cache of layer ${layer}`);
+  }
+
+  /** Make the first `length` cached positions current (after writeKv for every layer). */
+  setLength(length: number): void { check(lib().ane_decoder_set_length(this.live(), length), "setting the cache length"); }
+
   /** Positions held in the KV cache. */
   get length(): number { return lib().ane_decoder_length(this.live()); }
 

@@ -475,6 +475,36 @@ ANE_API ane_status ane_decoder_reset(ane_decoder *d)
 
 ANE_API uint32_t ane_decoder_length(const ane_decoder *d) { return d ? d->length : 0; }
 
+/* The cache is [L, max_seq, KV]; the caller's block is channel-major [KV, ld] (one row per
+ * channel, as a kernel's output surface holds it), so this is a transposing copy. */
+ANE_API ane_status ane_decoder_write_kv(ane_decoder *d, uint32_t layer, uint32_t pos, uint32_t n,
+                                        const float *k, const float *v, uint64_t ld)
+{
+    if (!d || !k || !v) return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_write_kv: decoder, k and v must not be NULL");
+    const ane_decoder_config *c = &d->c;
+    if (layer >= c->n_layers) return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_write_kv: layer %u of %u", layer, c->n_layers);
+    if ((uint64_t)pos + n > c->max_seq)
+        return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_write_kv: positions %u..%u run past the cache's %u", pos, pos + n, c->max_seq);
+    if (ld < n) return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_write_kv: row stride %llu < %u positions", (unsigned long long)ld, n);
+    const uint32_t KV = c->n_kv_heads * c->head_dim;
+    float *kc = d->k_cache + ((size_t)layer * c->max_seq + pos) * KV;
+    float *vc = d->v_cache + ((size_t)layer * c->max_seq + pos) * KV;
+    for (uint32_t ch = 0; ch < KV; ch++)
+        for (uint32_t s = 0; s < n; s++) {
+            kc[(size_t)s * KV + ch] = k[(size_t)ch * ld + s];
+            vc[(size_t)s * KV + ch] = v[(size_t)ch * ld + s];
+        }
+    return ANE_OK;
+}
+
+ANE_API ane_status ane_decoder_set_length(ane_decoder *d, uint32_t length)
+{
+    if (!d) return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_set_length: decoder is NULL");
+    if (length > d->c.max_seq) return ane_fail(ANE_ERR_INVALID_ARG, "ane_decoder_set_length: %u > the cache's %u positions", length, d->c.max_seq);
+    d->length = length;
+    return ANE_OK;
+}
+
 ANE_API uint64_t ane_decoder_weight_bytes(const ane_decoder *d) { return d ? d->weight_bytes : 0; }
 
 ANE_API ane_status ane_decoder_step(ane_decoder *d, const int32_t *tokens, uint32_t n, uint32_t pos, float *logits)
