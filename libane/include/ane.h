@@ -311,6 +311,10 @@ ANE_API ane_status ane_embedding_bwd(const int32_t *tokens, uint32_t seq, const 
 ANE_API ane_status ane_swiglu_bwd(const float *h1, const float *h3, const float *dg, float *dh1,
                                   float *dh3, uint64_t n);
 
+/* Backward of activation clipping y = clip(x, -c, c), given the clipped output y: dy is zeroed in
+ * place where |y| >= c (the input was clipped), kept elsewhere. */
+ANE_API ane_status ane_clip_bwd(const float *y, float *dy, uint64_t n, float c);
+
 /* Rotary position embedding in place on x: [heads, head_dim, S] (channel-major per head),
  * positions pos0 .. pos0+S-1. style 0 = interleaved pairs (llama2.c: (2i, 2i+1)), 1 =
  * rotate-half (Hugging Face: (i, i + head_dim/2)). inverse != 0 rotates by -angle: the

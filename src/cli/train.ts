@@ -48,6 +48,7 @@ export class TrainCommand extends RustaneCommand {
   warmup = Option.String("--warmup", { description: "linear warmup steps (default 30)" });
   weightDecay = Option.String("--weight-decay", { description: "AdamW decoupled weight decay, not applied to norms (default 0.1)" });
   clip = Option.String("--clip", { description: "global gradient-norm clip, 0 = off (default 1.0)" });
+  actClip = Option.String("--act-clip", { description: "clamp the residual stream to [-X, X] each layer (keeps fp16 activations from overflowing); 0 = off (default)" });
   lossScale = Option.String("--loss-scale", { description: "loss scale for fp16 gradients (default 256)" });
   lossScaleMode = Option.String("--loss-scale-mode", { description: "static (default) or dynamic (back off on inf/NaN, grow after clean steps)" });
   numerics = Option.String("--numerics", { description: "fp16 (the ANE's, default) or fp32 (reference)" });
@@ -113,6 +114,7 @@ export class TrainCommand extends RustaneCommand {
       steps, lr, minLr: num("--min-lr", this.minLr, lr / 10, { min: 0 }), warmup: num("--warmup", this.warmup, 30, { int: true, min: 0 }),
       weightDecay: num("--weight-decay", this.weightDecay, 0.1, { min: 0 }), beta1: 0.9, beta2: 0.95, eps: 1e-8,
       clip: num("--clip", this.clip, 1.0, { min: 0 }),
+      actClip: num("--act-clip", this.actClip, 0, { min: 0, max: 65504 }),
       lossScale: num("--loss-scale", this.lossScale, 256, { min: 1 }),
       lossScaleMode: parseChoice("--loss-scale-mode", this.lossScaleMode, ["static", "dynamic"] as const) ?? "static",
       valEvery: num("--val-every", this.valEvery, 100, { int: true, min: 0 }),

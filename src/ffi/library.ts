@@ -85,6 +85,7 @@ const SYMBOLS = {
   ane_embedding_fwd: { args: ["ptr", "u32", "ptr", "u32", "u32", "ptr"], returns: "i32" },
   ane_embedding_bwd: { args: ["ptr", "u32", "ptr", "ptr", "u32", "u32"], returns: "i32" },
   ane_swiglu_bwd: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "u64"], returns: "i32" },
+  ane_clip_bwd: { args: ["ptr", "ptr", "u64", "f32"], returns: "i32" },
   ane_rope: { args: ["ptr", "u32", "u32", "u32", "u32", "f64", "u32", "u32"], returns: "i32" },
   ane_cross_entropy: { args: ["ptr", "u32", "u32", "ptr", "f32", "ptr", "ptr"], returns: "i32" },
   ane_gather_rows: { args: ["ptr", "u64", "ptr", "u64", "ptr"], returns: "i32" },

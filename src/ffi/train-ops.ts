@@ -113,6 +113,12 @@ export function swigluBwd(h1: Float32Array, h3: Float32Array, dg: Float32Array, 
   check(lib().ane_swiglu_bwd(ptr(h1), ptr(h3), ptr(dg), ptr(dh1), ptr(dh3), n), "swiglu backward");
 }
 
+/** Backward of y = clip(x, -c, c) from the clipped y: dy zeroed where |y| >= c. */
+export function clipBwd(y: Float32Array, dy: Float32Array, c: number): void {
+  need("clip_bwd y", y, dy.length);
+  check(lib().ane_clip_bwd(ptr(y), ptr(dy), dy.length, c), "clip backward");
+}
+
 export const ROPE_INTERLEAVED = 0, ROPE_ROTATE_HALF = 1;
 export function rope(x: Float32Array, heads: number, headDim: number, seq: number, pos0: number, theta: number,
   style: 0 | 1, inverse: boolean): void {

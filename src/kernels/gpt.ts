@@ -88,7 +88,8 @@ export function gptFfnFwd(c: ModelConfig, o: GptKernelOptions): GptKernel {
   const h = b.add(k.tmm(k.block("w1_t"), k.block("xn2")), k.bias("b1"));            // [1,1,F,S]
   const g = geluTanh(k, h);
   const f = b.add(b.matmul(k.block("w2"), g), k.bias("b2"));                          // [1,1,D,S]
-  k.out("x_next", b.add(k.block("x2"), f), D);
+  const xNext = b.add(k.block("x2"), f);
+  k.out("x_next", o.actClip ? b.clip(xNext, -o.actClip, o.actClip) : xNext, D);
   k.out("h", h, F);
   k.out("g", g, F);
   return k.done();

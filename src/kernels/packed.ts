@@ -26,7 +26,14 @@ export interface PackedKernel<Name extends string> {
   biases: Map<string, { column: number; length: number }>;
 }
 
-export interface KernelOptions { seq: number; dtype: KernelDType; dialect?: Dialect }
+export interface KernelOptions {
+  seq: number;
+  dtype: KernelDType;
+  dialect?: Dialect;
+  /** Activation clipping: clamp the residual stream each layer writes to [-actClip, actClip]
+   *  (keeps fp16 activations below overflow); 0 or absent = off. */
+  actClip?: number;
+}
 
 /** Additive mask value for future positions: fp16's lowest finite number, as on the device. */
 export const MASK = -65504;

@@ -120,7 +120,8 @@ export function ffnFwd(c: ModelConfig, o: KernelOptions): Kernel {
   const h1 = k.tmm(k.block("w1_t"), xn2), h3 = k.tmm(k.block("w3_t"), xn2);    // [1,1,F,S]
   const g = b.mul(b.mul(h1, b.sigmoid(h1)), h3);
   const f = b.matmul(k.block("w2"), g);                                           // [1,1,D,S]
-  k.out("x_next", b.add(k.block("x2"), f), D);
+  const xNext = b.add(k.block("x2"), f);
+  k.out("x_next", o.actClip ? b.clip(xNext, -o.actClip, o.actClip) : xNext, D);
   k.out("h1", h1, F);
   k.out("h3", h3, F);
   k.out("g", g, F);

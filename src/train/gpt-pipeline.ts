@@ -44,6 +44,7 @@ export class GptPipeline implements Disposable {
   private readonly Vc: number;
   private readonly ids: Int32Array;
   private readonly positions: Int32Array;
+  private readonly actClip: number;
   private readonly xFinal: Float32Array; private readonly xf: Float32Array;
   private readonly meanF: Float32Array; private readonly rstdF: Float32Array;
   private readonly logits: Float32Array; private readonly Ec: Float32Array; private readonly dEc: Float32Array;
@@ -59,7 +60,9 @@ export class GptPipeline implements Disposable {
     this.ids = o.vocabIds ?? Int32Array.from({ length: V }, (_, i) => i);
     this.Vc = this.ids.length;
     this.positions = Int32Array.from({ length: S }, (_, i) => i);
-    const specs = buildGptKernels(cfg, { seq: S, dtype: o.numerics, dialect: kernelDialect(backend, o.chip) });
+    this.actClip = o.actClip ?? 0;
+    if (o.forwardOnly) throw new Error("GptPipeline: forwardOnly is not supported (generation uses the host decoder)");
+    const specs = buildGptKernels(cfg, { seq: S, dtype: o.numerics, dialect: kernelDialect(backend, o.chip), actClip: this.actClip });
     this.k = new KernelSet(backend, specs, S, o);
     const f = (n: number) => new Float32Array(n);
     for (let l = 0; l < cfg.n_layers; l++) {
@@ -175,6 +178,10 @@ export class GptPipeline implements Disposable {
       const L = this.layers[l], p = gptBlockPrefix(l), key = (n: GptKernelName) => `${n}/${l}`;
       const W = (n: string) => this.w(p + n, params), G = (n: string) => this.w(p + n, grads);
       L.dy.set(this.dx);                                                   // gradient at x_next
+      if (this.actClip) {                                                  // x_next was clipped: no gradient where it was
+        const xNext = l + 1 < this.cfg.n_layers ? this.layers[l + 1].x : this.xFinal;
+        this.k.host("clip_bwd", () => ops.clipBwd(xNext, L.dy, this.actClip));
+      }
       // MLP: x_next = x2 + W2 g + b2, g = gelu(h), h = W1 xn2 + b1
       this.k.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "dy", L.dy);
       this.k.eval("ffn_bwd_w2t", key("ffn_bwd_w2t"));

@@ -24,7 +24,14 @@ export interface PipelineOptions {
   chip?: string;
   /** Vocabulary ids the classifier covers (compaction); null = the full vocabulary. */
   vocabIds: Int32Array | null;
+  /** Activation clipping bound for the residual stream (0 or absent = off; kernels/packed.ts). */
+  actClip?: number;
+  /** Compile only the forward kernels (prefill for generation): no forwardBackward. */
+  forwardOnly?: boolean;
 }
+
+/** The kernels a forward pass needs. */
+export const FORWARD_KERNELS = ["attn_fwd", "wo_fwd", "ffn_fwd"] as const satisfies readonly KernelName[];
 
 interface LayerBuffers {
   x: Float32Array; xn: Float32Array; inv1: Float32Array; attn: Float32Array; qRope: Float32Array; kRope: Float32Array;
@@ -56,6 +63,8 @@ export class TransformerPipeline implements Disposable {
    *  a third thread only steals them back (Stories110M, seq 256, 2 cores: 3.1 s/step queued,
    *  2.8 s in place; the queued matmuls also slowed every kernel beside them). */
   private readonly dwAsync: boolean;
+  private readonly forwardOnly: boolean;
+  private readonly actClip: number;
 
   constructor(backend: Backend, private readonly cfg: ModelConfig, private readonly layout: ParamLayout,
               o: PipelineOptions) {
@@ -64,10 +73,14 @@ export class TransformerPipeline implements Disposable {
     this.ids = o.vocabIds ?? Int32Array.from({ length: V }, (_, i) => i);
     this.Vc = this.ids.length;
     this.dwAsync = backend.kind !== "cpu";
-    const specs = buildTransformerKernels(cfg, { seq: S, dtype: o.numerics, dialect: kernelDialect(backend, o.chip) });
+    this.forwardOnly = o.forwardOnly ?? false;
+    this.actClip = o.actClip ?? 0;
+    const all = buildTransformerKernels(cfg, { seq: S, dtype: o.numerics, dialect: kernelDialect(backend, o.chip), actClip: this.actClip });
+    const names: readonly KernelName[] = this.forwardOnly ? FORWARD_KERNELS : KERNEL_NAMES;
+    const specs = Object.fromEntries(names.map((n) => [n, all[n]])) as typeof all;
     this.k = new KernelSet(backend, specs, S, o);
     for (let l = 0; l < cfg.n_layers; l++) {
-      for (const name of LAYER_KERNELS) this.k.bind(name, `${name}/${l}`);
+      for (const name of LAYER_KERNELS) if (names.includes(name)) this.k.bind(name, `${name}/${l}`);
       const f = (n: number) => new Float32Array(n);
       this.layers.push({
         x: f(D * S), xn: f(D * S), inv1: f(S), attn: f(Q * S), qRope: f(Q * S), kRope: f(KV * S), v: f(KV * S),
@@ -76,7 +89,7 @@ export class TransformerPipeline implements Disposable {
         dy: f(D * S), dh1: f(F * S), dh3: f(F * S), dx2: f(D * S), dq: f(Q * S), dk: f(KV * S), dv: f(KV * S),
       });
     }
-    this.k.bind("attn_bwd", "attn_bwd/shared");
+    if (!this.forwardOnly) this.k.bind("attn_bwd", "attn_bwd/shared");
     this.xFinal = new Float32Array(D * S); this.xf = new Float32Array(D * S); this.invF = new Float32Array(S);
     this.logits = new Float32Array(this.Vc * S); this.Ec = new Float32Array(this.Vc * D); this.dEc = new Float32Array(this.Vc * D);
     this.dx = new Float32Array(D * S); this.dxf = new Float32Array(D * S); this.scratchD = new Float32Array(D * S);
@@ -114,6 +127,7 @@ export class TransformerPipeline implements Disposable {
       this.k.stage("ffn_fwd", key("ffn_fwd"), "w1_t", W("mlp.gate_proj.weight"), true);
       this.k.stage("ffn_fwd", key("ffn_fwd"), "w3_t", W("mlp.up_proj.weight"), true);
       this.k.stage("ffn_fwd", key("ffn_fwd"), "w2", W("mlp.down_proj.weight"));
+      if (this.forwardOnly) continue;
       this.k.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "w2", W("mlp.down_proj.weight"));
       this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "w1", W("mlp.gate_proj.weight"));
       this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "w3", W("mlp.up_proj.weight"));
@@ -160,6 +174,26 @@ export class TransformerPipeline implements Disposable {
     return this.k.host("cross_entropy", () => ops.crossEntropy(this.logits, this.Vc, this.S, targets, 0, null)) / this.S;
   }
 
+  /**
+   * Prefill for generation: run tokens (at most seq; the kernels' positions 0..n-1, the rest of the
+   * window padding that causal attention keeps from affecting them) through the forward kernels
+   * and write the logits of position n-1 into `logits` [classifier rows]. Afterwards layerKv(l)
+   * holds each layer's keys (after q/k norm and RoPE) and values, channel-major [KV, seq].
+   */
+  prefill(params: Float32Array, tokens: Int32Array, logits: Float32Array): void {
+    const n = tokens.length, S = this.S, D = this.cfg.dim;
+    if (n < 1 || n > S) throw new RangeError(`prefill: ${n} tokens for kernels built for ${S} positions`);
+    const window = new Int32Array(S);
+    window.set(tokens);
+    this.forward(params, window);
+    // logits [Vc] = Ec [Vc, D] · xf[:, n-1] (column n-1 of the channel-major [D, S])
+    this.k.host("classifier", () => ops.sgemm(0, 0, this.Vc, 1, D, 1, this.Ec, D, this.xf.subarray(n - 1), S, 0, logits, 1));
+  }
+
+  layerKv(l: number): { k: Float32Array; v: Float32Array } {
+    return { k: this.layers[l].kRope, v: this.layers[l].v };
+  }
+
   private classifierLogits(): void {
     const D = this.cfg.dim, S = this.S;
     // logits [Vc, S] = Ec [Vc, D] · xf [D, S]
@@ -173,6 +207,7 @@ export class TransformerPipeline implements Disposable {
    */
   forwardBackward(params: Float32Array, grads: Float32Array, tokens: Int32Array, targets: Int32Array,
                   lossScale: number, microBatches: number): number {
+    if (this.forwardOnly) throw new Error("TransformerPipeline: built with forwardOnly; it has no backward kernels");
     const c = this.cfg, { D, Q, KV, F, V, H, KVH, hd } = dims(c), S = this.S;
     this.forward(params, tokens);
     this.classifierLogits();
@@ -190,6 +225,10 @@ export class TransformerPipeline implements Disposable {
       const L = this.layers[l], p = layerPrefix(l), key = (n: KernelName) => `${n}/${l}`;
       const G = (n: string) => this.w(p + n, grads);
       L.dy.set(this.dx);                                                  // gradient at x_next
+      if (this.actClip) {                                                 // x_next was clipped: no gradient where it was
+        const xNext = l + 1 < c.n_layers ? this.layers[l + 1].x : this.xFinal;
+        this.k.host("clip_bwd", () => ops.clipBwd(xNext, L.dy, this.actClip));
+      }
       // FFN: x_next = x2 + W2 g, g = silu(h1) h3, h = W xn2
       this.k.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "dy", L.dy);
       this.k.eval("ffn_bwd_w2t", key("ffn_bwd_w2t"));

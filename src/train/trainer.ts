@@ -32,6 +32,7 @@ export interface TrainOptions {
   lr: number; minLr: number; warmup: number;
   weightDecay: number; beta1: number; beta2: number; eps: number;
   clip: number;                       // 0 = no clipping
+  actClip: number;                    // activation clipping bound of the residual stream; 0 = off
   lossScale: number; lossScaleMode: "static" | "dynamic";
   valEvery: number; valWindows: number;
   ckptEvery: number;
@@ -100,7 +101,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const scaler = new LossScaler(o.lossScaleMode, state.lossScale.scale);
   scaler.state = { ...state.lossScale };
 
-  const pipeOptions = { seq: S, numerics: o.numerics, chip: o.chip, vocabIds: d.vocabIds };
+  const pipeOptions = { seq: S, numerics: o.numerics, chip: o.chip, vocabIds: d.vocabIds, actClip: o.actClip };
   using pipe = c.family === "gpt" ? new GptPipeline(o.backend, c, layout, pipeOptions) : new TransformerPipeline(o.backend, c, layout, pipeOptions);
   pipe.stageWeights(params);
   const flops = stepFlops(c, S, d.vocabIds.length);

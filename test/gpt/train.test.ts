@@ -93,7 +93,7 @@ describe("tiny-gpt training through the trainer", () => {
         const data = new Dataset({ tokens: text, description: "python sample", bytes: text.length }, c.vocab_size, 32, 0.1);
         const r = await train({
           backend, model: c, numerics, seq: 32, microBatches: 2, steps: 80, lr: 3e-3, minLr: 3e-4, warmup: 5,
-          weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, clip: 1, lossScale: numerics === "fp16" ? 256 : 1,
+          weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, clip: 1, actClip: 0, lossScale: numerics === "fp16" ? 256 : 1,
           lossScaleMode: "static", valEvery: 0, valWindows: 1, ckptEvery: 80, logEvery: 10, seed: 1, runDir: dir,
           telemetryStderr: false, progress: false, quiet: true, data, dataBytesPerToken: 1, tokenizer: tok, version: "test",
         });

@@ -21,6 +21,8 @@ export interface RefConfig {
   rope: { theta: number; style: "interleaved" | "rotate_half" };
   qk_norm: boolean;
   tied_embeddings: boolean;
+  /** Activation clipping: each layer's output clamped to [-act_clip, act_clip] (absent or 0: off). */
+  act_clip?: number;
 }
 
 export type RefParams = Map<string, Float64Array>;
@@ -199,8 +201,8 @@ export function refForward(c: RefConfig, P: RefParams, tokens: ArrayLike<number>
     const g = new Float64Array(S * F);
     for (let i = 0; i < g.length; i++) g[i] = silu(h1[i]) * h3[i];
     const f = linear(g, get(p + "mlp.down_proj.weight"), S, F, D);
-    const xNext = new Float64Array(S * D);
-    for (let i = 0; i < xNext.length; i++) xNext[i] = x2[i] + f[i];
+    const xNext = new Float64Array(S * D), ac = c.act_clip ?? 0;
+    for (let i = 0; i < xNext.length; i++) xNext[i] = ac ? Math.min(Math.max(x2[i] + f[i], -ac), ac) : x2[i] + f[i];
     caches.push({ x, xn, inv1, qRaw, kRaw, qInv, kInv, q, k, v, probs, attn, x2, xn2, inv2, h1, h3, g });
     x = xNext;
   }
@@ -250,7 +252,12 @@ export function refBackward(c: RefConfig, P: RefParams, tokens: ArrayLike<number
 
   for (let l = c.n_layers - 1; l >= 0; l--) {
     const p = `model.layers.${l}.`, L = fw.caches[l];
-    // x_next = x2 + W2 g
+    // x_next = clip(x2 + W2 g): no gradient through a clipped element (|x_next| at the bound)
+    const ac = c.act_clip ?? 0;
+    if (ac) {
+      const xNext = l + 1 < c.n_layers ? fw.caches[l + 1].x : fw.xFinal;
+      for (let i = 0; i < dx.length; i++) if (Math.abs(xNext[i]) >= ac) dx[i] = 0;
+    }
     const dx2 = dx.slice();
     const dg = new Float64Array(S * F);
     linearBwd(L.g, get(p + "mlp.down_proj.weight"), dx, S, F, D, dg, grad(p + "mlp.down_proj.weight"));

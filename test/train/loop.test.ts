@@ -27,7 +27,7 @@ function options(runDir: string, over: Partial<TrainOptions> = {}): TrainOptions
   const small = { ...source, tokens: source.tokens.subarray(0, 200_000) };
   return {
     backend, model, numerics: "fp16", chip: "none", seq: 32, microBatches: 2, steps: 12, lr: 3e-3, minLr: 3e-4, warmup: 2,
-    weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, clip: 1, lossScale: 256, lossScaleMode: "static",
+    weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, clip: 1, actClip: 0, lossScale: 256, lossScaleMode: "static",
     valEvery: 6, valWindows: 4, ckptEvery: 6, logEvery: 3, seed: 3, runDir, telemetryStderr: false, progress: false, quiet: true,
     data: new Dataset(small, model.vocab_size, 32, 0.05), dataBytesPerToken: 1, tokenizer: tok, version: "test", ...over,
   };

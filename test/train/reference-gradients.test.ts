@@ -25,6 +25,7 @@ const base: RefConfig = {
 };
 const configs: Record<string, RefConfig> = {
   "llama (GQA, interleaved RoPE, tied)": base,
+  "llama with activation clipping (part of the residual stream clipped)": { ...base, act_clip: 0.4 },
   "qwen3 (GQA, q/k norm, rotate-half, untied)": { ...base, family: "qwen3", qk_norm: true, rope: { theta: 1e6, style: "rotate_half" }, tied_embeddings: false },
 };
 
@@ -32,7 +33,8 @@ describe("float64 reference transformer: backward vs finite differences", () => 
   for (const [label, c] of Object.entries(configs)) {
     test(label, () => {
       const P = randomParams(c, 7), tokens = [1, 5, 3, 9, 2, 7], targets = [5, 3, 9, 2, 7, 4];
-      const G = refBackward(c, P, tokens, targets, refForward(c, P, tokens, targets));
+      const fw = refForward(c, P, tokens, targets), G = refBackward(c, P, tokens, targets, fw);
+      if (c.act_clip) expect(fw.xFinal.some((x) => Math.abs(x) >= c.act_clip!)).toBe(true);   // the clip is active
       const r = rng(99);
       for (const [name] of refParamShapes(c)) {
         const t = P.get(name)!, g = G.get(name)!;

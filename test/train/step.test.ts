@@ -80,6 +80,30 @@ for (const name of ["tiny", "tiny-qwen3"]) {
   });
 }
 
+describe("activation clipping", () => {
+  test("fp32: loss and gradients with the residual stream clipped match the float64 reference", () => {
+    const c = loadModelConfig("tiny"), layout = paramLayout(c), params = randomParams(layout, 11);
+    const { tokens, targets } = randomWindow(5, c.vocab_size, S);
+    const actClip = 0.6;   // small enough that part of the residual stream is clipped (checked below)
+    using pipe = new TransformerPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: null, actClip });
+    pipe.stageWeights(params);
+    const grads = new Float32Array(layout.total);
+    const loss = pipe.forwardBackward(params, grads, tokens, targets, 1, 1);
+    const rc = { ...refConfig(c), act_clip: actClip }, rp = toFloat64Params(layout, params);
+    const fw = refForward(rc, rp, tokens, targets), rg = refBackward(rc, rp, tokens, targets, fw);
+    const clipped = fw.xFinal.reduce((n, x) => n + (Math.abs(x) >= actClip ? 1 : 0), 0) / fw.xFinal.length;
+    expect(clipped).toBeGreaterThan(0.05);
+    expect(clipped).toBeLessThan(0.95);
+    expect(Math.abs(loss - fw.loss)).toBeLessThan(1e-5 * fw.loss);
+    const plain = refForward(refConfig(c), rp, tokens, targets);
+    expect(Math.abs(plain.loss - fw.loss)).toBeGreaterThan(1e-3);   // clipping changed the model
+    for (const t of layout.tensors) {
+      const e = relErr(view(layout, grads, t.name), rg.get(t.name)!);
+      if (e > 2e-4) throw new Error(`gradient of ${t.name} with activation clipping: relative error ${e.toExponential(2)}`);
+    }
+  });
+});
+
 describe("fp16 (ANE) numerics: loss scaling keeps small gradients alive", () => {
   test("tiny model at its real init scale: without scaling most attention-weight gradients underflow to 0", () => {
     const c = loadModelConfig("tiny"), layout = paramLayout(c), params = initParams(c, layout, 7);
