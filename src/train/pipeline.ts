@@ -54,7 +54,11 @@ export class TransformerPipeline implements Disposable {
   private readonly ids: Int32Array;
   // classifier and final norm buffers
   private readonly xFinal: Float32Array; private readonly xf: Float32Array; private readonly invF: Float32Array;
-  private readonly logits: Float32Array; private readonly Ec: Float32Array; private readonly dEc: Float32Array;
+  private readonly logits: Float32Array; private readonly dEc: Float32Array;
+  /** The classifier's rows [Vc, D]: gathered from the embedding (or lm_head) with compaction, the
+   *  parameter view itself without. */
+  private Ec: Float32Array;
+  private readonly compacted: boolean;
   private readonly dx: Float32Array; private readonly dxf: Float32Array; private readonly scratchD: Float32Array;
   private readonly dg: Float32Array; private readonly dattn: Float32Array;
   private readonly qkInv: Float32Array; private readonly normOut: Float32Array; private readonly normGrad: Float32Array;
@@ -91,7 +95,9 @@ export class TransformerPipeline implements Disposable {
     }
     if (!this.forwardOnly) this.k.bind("attn_bwd", "attn_bwd/shared");
     this.xFinal = new Float32Array(D * S); this.xf = new Float32Array(D * S); this.invF = new Float32Array(S);
-    this.logits = new Float32Array(this.Vc * S); this.Ec = new Float32Array(this.Vc * D); this.dEc = new Float32Array(this.Vc * D);
+    this.compacted = o.vocabIds !== null;
+    this.logits = new Float32Array(this.Vc * S); this.Ec = new Float32Array(this.compacted ? this.Vc * D : 0);
+    this.dEc = new Float32Array(this.compacted && !this.forwardOnly ? this.Vc * D : 0);
     this.dx = new Float32Array(D * S); this.dxf = new Float32Array(D * S); this.scratchD = new Float32Array(D * S);
     this.dg = new Float32Array(F * S); this.dattn = new Float32Array(Q * S);
     this.qkInv = new Float32Array(H * S); this.normOut = new Float32Array(Q * S); this.normGrad = new Float32Array(Q * S);
@@ -138,7 +144,8 @@ export class TransformerPipeline implements Disposable {
     }
     // The classifier's compact table follows the embedding (tied) or lm_head.
     const cls = this.w(this.cfg.tied_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", params);
-    this.k.host("classifier_gather", () => ops.gatherRows(cls, this.cfg.dim, this.ids, this.Ec));
+    if (this.compacted) this.k.host("classifier_gather", () => ops.gatherRows(cls, this.cfg.dim, this.ids, this.Ec));
+    else this.Ec = cls;
   }
 
   /** Forward through the layers and the final norm, into this.xf [D, S]. */
@@ -214,9 +221,13 @@ export class TransformerPipeline implements Disposable {
     const gradScale = lossScale / (S * microBatches);
     const lossSum = this.k.host("cross_entropy", () => ops.crossEntropy(this.logits, this.Vc, S, targets, gradScale, this.logits));
     const dlogits = this.logits;
-    // dxf [D, S] = Ecᵀ · dlogits ; dEc [Vc, D] = dlogits · xfᵀ (queued)
+    // dxf [D, S] = Ecᵀ · dlogits
     this.k.host("classifier", () => ops.sgemm(1, 0, D, S, this.Vc, 1, this.Ec, D, dlogits, S, 0, this.dxf, S));
-    this.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 0, this.dEc, D);
+    // dEc [Vc, D] = dlogits · xfᵀ: straight into the classifier's gradient without compaction,
+    // else into dEc and scattered to its vocabulary rows at the end.
+    const clsGrad = this.w(c.tied_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", grads);
+    if (this.compacted) this.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 0, this.dEc, D);
+    else this.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 1, clsGrad, D);
     this.dx.fill(0);
     this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(this.xFinal, this.w("model.norm.weight", params), this.invF, this.dxf, this.dx,
       this.w("model.norm.weight", grads), 1, D, S, false));
@@ -281,10 +292,10 @@ export class TransformerPipeline implements Disposable {
       this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x, this.w(p + "input_layernorm.weight", params), L.inv1, this.scratchD,
         this.dx, G("input_layernorm.weight"), 1, D, S, true));
     }
-    this.k.host("embedding_bwd", () => ops.embeddingBwd(tokens, this.dx, this.w("model.embed_tokens.weight", grads), V, D));
+    // Wait for the queued matmuls first: the classifier's gradient may be the embedding's (tied).
     this.k.timings.dwWaitMs += ops.asyncWait();
-    const clsGrad = this.w(c.tied_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", grads);
-    this.k.host("classifier_scatter", () => ops.scatterAddRows(this.dEc, D, this.ids, clsGrad));
+    this.k.host("embedding_bwd", () => ops.embeddingBwd(tokens, this.dx, this.w("model.embed_tokens.weight", grads), V, D));
+    if (this.compacted) this.k.host("classifier_scatter", () => ops.scatterAddRows(this.dEc, D, this.ids, clsGrad));
     return lossSum / S;
   }
 
