@@ -480,6 +480,13 @@ ANE_API ane_status ane_decoder_step(ane_decoder *decoder, const int32_t *tokens,
 ANE_API ane_status ane_decoder_write_kv(ane_decoder *decoder, uint32_t layer, uint32_t pos, uint32_t n,
                                         const float *k, const float *v, uint64_t ld);
 ANE_API ane_status ane_decoder_set_length(ane_decoder *decoder, uint32_t length);
+/* Choose the next token from logits [vocab]. allowed (NULL = every id) masks ids out.
+ * temperature 0: the largest allowed logit (lowest id on ties). Otherwise the allowed ids ranked
+ * by (logit descending, id ascending), the first top_k kept (0 = all), probabilities
+ * softmax(logit / temperature) in float64, the shortest prefix whose mass reaches top_p kept
+ * (1 = all), and u in [0, 1) picks from that prefix, renormalised, in rank order. */
+ANE_API ane_status ane_sample(const float *logits, uint32_t vocab, const uint8_t *allowed, double temperature,
+                              uint32_t top_k, double top_p, double u, int32_t *out);
 /* Bytes of weights one decode step streams (every matrix once, the classifier too even when
  * tied, one embedding row, and the norms and biases), for GB/s figures. */
 ANE_API uint64_t ane_decoder_weight_bytes(const ane_decoder *decoder);

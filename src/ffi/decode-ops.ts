@@ -159,3 +159,12 @@ export class Decoder {
 
   [Symbol.dispose](): void { this.close(); }
 }
+
+/** ane_sample: the next token from logits [vocab] (see ane.h for the exact rule); u in [0, 1). */
+export function sampleToken(logits: Float32Array, allowed: Uint8Array | null, temperature: number, topK: number, topP: number,
+                            u: number): number {
+  if (allowed && allowed.length < logits.length) throw new RangeError(`sampleToken: allowed has ${allowed.length} entries for ${logits.length} logits`);
+  const out = new Int32Array(1);
+  check(lib().ane_sample(ptr(logits), logits.length, allowed ? ptr(allowed) : null, temperature, topK, topP, u, ptr(out)), "sampling a token");
+  return out[0];
+}

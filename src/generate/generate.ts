@@ -40,8 +40,7 @@ export function generate(model: GenerativeModel, prompt: Int32Array, o: Generate
   const out: number[] = [];
   let decodeMs = 0, stoppedBy: GenerateResult["stoppedBy"] = "max-tokens";
   while (out.length < o.maxTokens) {
-    if (mask) for (let i = 0; i < logits.length; i++) if (!mask[i]) logits[i] = -Infinity;
-    const id = o.sampler.sample(logits);
+    const id = o.sampler.sample(logits, mask);
     if (id === o.eos) { stoppedBy = "eos"; break; }
     out.push(id);
     seq[len++] = id;

@@ -1,9 +1,11 @@
 /**
  * Choosing the next token from logits: greedy (argmax), or sampling from softmax(logits / T)
  * restricted to the top-k ids and then to the smallest set of most likely ids whose mass
- * reaches top-p. Probabilities are float64; ties rank the lower id first, so a run is a pure
+ * reaches top-p. The per-logit work runs in C (ane_sample; its header states the exact rule);
+ * this side keeps the seeded generator, one uniform number per token, so a run is a pure
  * function of (logits, options, seed).
  */
+import { sampleToken } from "../ffi/decode-ops.ts";
 
 export interface SamplerOptions {
   /** 0 = greedy. */
@@ -44,69 +46,6 @@ export class Rng {
 
 function rotl(x: number, k: number): number { return ((x << k) | (x >>> (32 - k))) >>> 0; }
 
-export function argmax(logits: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-  return best;
-}
-
-/** Ids of the k largest logits (all ids when k is 0 or >= length), most likely first. */
-export function topKIds(logits: ArrayLike<number>, k: number): Int32Array {
-  const n = logits.length;
-  let ids: Int32Array;
-  if (k > 0 && k < n) {
-    // The k-th largest value by selection, then every id above it and enough ids equal to it
-    // (lowest ids first), so only k ids need sorting.
-    const vals = Float64Array.from(logits as ArrayLike<number>);
-    const kth = select(vals, n - k);
-    ids = new Int32Array(k);
-    let m = 0;
-    for (let i = 0; i < n; i++) if (logits[i] > kth) ids[m++] = i;
-    for (let i = 0; i < n && m < k; i++) if (logits[i] === kth) ids[m++] = i;
-  } else {
-    ids = Int32Array.from({ length: n }, (_, i) => i);
-  }
-  return ids.sort((a, b) => (logits[b] - logits[a]) || (a - b));
-}
-
-/** The value that would sit at index `at` if `a` were sorted ascending (quickselect; reorders a). */
-function select(a: Float64Array, at: number): number {
-  let lo = 0, hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >>> 1];
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
-    }
-    if (at <= j) hi = j; else if (at >= i) lo = i; else return a[at];
-  }
-  return a[at];
-}
-
-/** The candidate ids and their normalised probabilities after temperature, top-k and top-p. */
-export function candidates(logits: ArrayLike<number>, o: Omit<SamplerOptions, "seed">): { ids: Int32Array; probs: Float64Array } {
-  const ids = topKIds(logits, o.topK);
-  const top = logits[ids[0]];
-  const p = new Float64Array(ids.length);
-  let sum = 0;
-  for (let i = 0; i < ids.length; i++) { p[i] = Math.exp((logits[ids[i]] - top) / o.temperature); sum += p[i]; }
-  let keep = ids.length;
-  if (o.topP < 1) {
-    let mass = 0;
-    for (let i = 0; i < ids.length; i++) {
-      mass += p[i] / sum;
-      if (mass >= o.topP) { keep = i + 1; break; }
-    }
-  }
-  let kept = 0;
-  for (let i = 0; i < keep; i++) kept += p[i];
-  const probs = new Float64Array(keep);
-  for (let i = 0; i < keep; i++) probs[i] = p[i] / kept;
-  return { ids: ids.subarray(0, keep), probs };
-}
-
 export class Sampler {
   readonly options: SamplerOptions;
   private readonly rng: Rng;
@@ -121,15 +60,9 @@ export class Sampler {
 
   get greedy(): boolean { return this.options.temperature === 0; }
 
-  sample(logits: ArrayLike<number>): number {
-    if (this.greedy) return argmax(logits);
-    const { ids, probs } = candidates(logits, this.options);
-    const r = this.rng.next();
-    let acc = 0;
-    for (let i = 0; i < ids.length; i++) {
-      acc += probs[i];
-      if (r < acc) return ids[i];
-    }
-    return ids[ids.length - 1];   // r within rounding of 1
+  /** The next token; `allowed` (one byte per id, 0 = masked out) restricts the choice. */
+  sample(logits: Float32Array, allowed: Uint8Array | null = null): number {
+    const o = this.options;
+    return sampleToken(logits, allowed, o.temperature, o.topK, o.topP, this.greedy ? 0 : this.rng.next());
   }
 }

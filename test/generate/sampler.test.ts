@@ -1,7 +1,10 @@
-// Sampler statistics against directly computed distributions: top-k never leaves the k largest,
-// top-p keeps the smallest high-mass prefix, frequencies follow softmax(logits / T), seeds repeat.
+// The sampler (libane's ane_sample behind Sampler) against a reference written here from the rule:
+// candidates ranked by (logit desc, id asc), top-k, softmax(logit / T) in float64, the shortest
+// top-p prefix, u picks in rank order. Plus statistics: top-k never leaves the k largest,
+// frequencies follow softmax(logits / T), seeds repeat, masked ids are never chosen.
 import { describe, expect, test } from "bun:test";
-import { Sampler, candidates, topKIds, argmax } from "../../src/generate/sampler.ts";
+import { Sampler } from "../../src/generate/sampler.ts";
+import { sampleToken } from "../../src/ffi/decode-ops.ts";
 
 function lcg(seed: number) {
   let s = seed >>> 0;
@@ -12,32 +15,46 @@ const logits = Float32Array.from({ length: 200 }, () => 4 * r() - 2);
 const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b);
 
 describe("sampler", () => {
-  test("greedy is the argmax (first of ties)", () => {
+  test("greedy is the argmax (first of ties), and respects the mask", () => {
     const s = new Sampler({ temperature: 0, topK: 50, topP: 0.5, seed: 1 });
     expect(s.sample(logits)).toBe(order[0]);
-    expect(argmax([1, 3, 3, 2])).toBe(1);
+    expect(sampleToken(Float32Array.from([1, 3, 3, 2]), null, 0, 0, 1, 0)).toBe(1);
+    const mask = new Uint8Array(200).fill(1);
+    mask[order[0]] = 0;
+    expect(s.sample(logits, mask)).toBe(order[1]);
   });
 
-  test("top-k ids are the k largest, most likely first, ties to the lower id", () => {
-    expect(Array.from(topKIds(logits, 17))).toEqual(order.slice(0, 17));
-    expect(Array.from(topKIds([1, 5, 5, 5, 0], 2))).toEqual([1, 2]);
-    expect(topKIds(logits, 0).length).toBe(200);
+  /** The rule, written out: the id u picks. */
+  function referencePick(l: Float32Array, allowed: Uint8Array | null, T: number, k: number, p: number, u: number): number {
+    let ids = Array.from(l.keys()).filter((i) => !allowed || allowed[i]).sort((a, b) => l[b] - l[a] || a - b);
+    if (k > 0) ids = ids.slice(0, k);
+    const e = ids.map((i) => Math.exp((l[i] - l[ids[0]]) / T)), z = e.reduce((a, b) => a + b, 0);
+    let keep = ids.length;
+    if (p < 1) { let m = 0; for (let i = 0; i < ids.length; i++) { m += e[i] / z; if (m >= p) { keep = i + 1; break; } } }
+    const kept = e.slice(0, keep).reduce((a, b) => a + b, 0);
+    let acc = 0;
+    for (let i = 0; i < keep; i++) { acc += e[i] / kept; if (u < acc) return ids[i]; }
+    return ids[keep - 1];
+  }
+
+  test("every pick equals the rule's, over temperatures, top-k, top-p, masks and u", () => {
+    const rr = lcg(4), mask = Uint8Array.from({ length: 200 }, () => (rr() < 0.7 ? 1 : 0));
+    const tied = Float32Array.from(logits, (x, i) => (i % 3 ? Math.round(x * 4) / 4 : x));   // many equal logits
+    for (const l of [logits, tied])
+      for (const T of [0.3, 1, 4])
+        for (const k of [0, 1, 7, 50])
+          for (const p of [1, 0.9, 0.3])
+            for (const m of [null, mask])
+              for (let t = 0; t < 20; t++) {
+                const u = rr();
+                const got = sampleToken(l, m, T, k, p, u), want = referencePick(l, m, T, k, p, u);
+                if (got !== want) throw new Error(`T=${T} k=${k} p=${p} u=${u} mask=${!!m}: picked ${got}, the rule gives ${want}`);
+              }
   });
 
   test("top-k sampling never picks outside the top k", () => {
     const s = new Sampler({ temperature: 5, topK: 7, topP: 1, seed: 3 }), allowed = new Set(order.slice(0, 7));
     for (let i = 0; i < 5000; i++) if (!allowed.has(s.sample(logits))) throw new Error("picked outside the top 7");
-  });
-
-  test("top-p keeps the smallest prefix whose softmax mass reaches p", () => {
-    const T = 0.7, p = 0.6;
-    const e = order.map((i) => Math.exp(logits[i] / T)), z = e.reduce((a, b) => a + b, 0);
-    let mass = 0, n = 0;
-    while (mass < p) mass += e[n++] / z;
-    const c = candidates(logits, { temperature: T, topK: 0, topP: p });
-    expect(Array.from(c.ids)).toEqual(order.slice(0, n));
-    const kept = e.slice(0, n).reduce((a, b) => a + b, 0);
-    c.probs.forEach((q, i) => expect(Math.abs(q - e[i] / kept)).toBeLessThan(1e-12));
   });
 
   test("frequencies follow softmax(logits / T) over the top k (chi-square)", () => {

@@ -24,6 +24,7 @@ typedef struct gemm_ctx {
     int64_t n_panels;              /* column panels in this block */
     int64_t m_blocks, rows_per_block, n_splits, panels_per_split;
     int last;                      /* the last kc block: round now */
+    int accumulate_c;              /* add the product to C instead of overwriting it */
     int failed;                    /* a task could not allocate its A buffer */
 } gemm_ctx;
 
@@ -52,6 +53,17 @@ static void pack_b(void *vctx, int64_t begin, int64_t end)
         float *dst = x->bpack + jp * x->kc * nr;
         int64_t j0 = x->jc + jp * nr;
         int64_t cols = g->n - j0 < nr ? g->n - j0 : nr;
+        if (g->b_rs == 1 && g->b_cs != 1) {
+            /* B is a transposed view (column j contiguous in memory): read each column
+             * as one contiguous run, write it down the panel at stride nr. */
+            for (int64_t j = 0; j < cols; j++) {
+                const float *src = g->b + x->pc + (j0 + j) * g->b_cs;
+                for (int64_t p = 0; p < x->kc; p++) dst[p * nr + j] = src[p];
+            }
+            for (int64_t p = 0; p < x->kc; p++)
+                for (int64_t j = cols; j < nr; j++) dst[p * nr + j] = 0.0f;
+            continue;
+        }
         for (int64_t p = 0; p < x->kc; p++) {
             const float *src = g->b + (x->pc + p) * g->b_rs + j0 * g->b_cs;
             float *d = dst + p * nr;
@@ -81,6 +93,13 @@ static void pack_a(const gemm_ctx *x, int64_t i0, int64_t rows, float *dst)
                 for (int64_t r = 0; r < r_valid; r++) d[p * mr + r] = s[r];
                 for (int64_t r = r_valid; r < mr; r++) d[p * mr + r] = 0.0f;
             }
+        } else if (g->a_cs == 1) {          /* A row-major: read each row as one run */
+            for (int64_t r = 0; r < r_valid; r++) {
+                const float *s = src + r * g->a_rs;
+                for (int64_t p = 0; p < x->kc; p++) d[p * mr + r] = s[p];
+            }
+            for (int64_t p = 0; p < x->kc; p++)
+                for (int64_t r = r_valid; r < mr; r++) d[p * mr + r] = 0.0f;
         } else {
             for (int64_t p = 0; p < x->kc; p++) {
                 const float *s = src + p * g->a_cs;
@@ -105,7 +124,7 @@ static void compute_tasks(void *vctx, int64_t begin, int64_t end)
     float *apack = scratch(1, (size_t)(x->rows_per_block + mr) * (size_t)x->kc);
     if (!apack) { x->failed = 1; return; }
     float tile[16 * 32];              /* edge tiles: mr*nr <= 16*32 for every kernel */
-    int accumulate = x->pc > 0;
+    int accumulate = x->pc > 0 || x->accumulate_c;
     for (int64_t t = begin; t < end; t++) {
         int64_t mb = t / x->n_splits, ns = t % x->n_splits;
         int64_t i0 = mb * x->rows_per_block;
@@ -136,15 +155,20 @@ static void compute_tasks(void *vctx, int64_t begin, int64_t end)
     }
 }
 
-int cpu_gemm(const cpu_gemm_args *g)
+static int gemm_run(const cpu_gemm_args *g, int accumulate_c)
 {
     if (g->m <= 0 || g->n <= 0) return 0;
     if (g->k <= 0) {                  /* an empty sum */
         for (int64_t i = 0; i < g->m; i++)
-            for (int64_t j = 0; j < g->n; j++) g->c[i * g->c_rs + j] = 0.0f;
+            for (int64_t j = 0; j < g->n; j++) {
+                float *c = &g->c[i * g->c_rs + j];
+                *c = accumulate_c ? *c : 0.0f;
+            }
+        if (g->round_fp16) round_rows(g->c, g->c_rs, g->m, g->n);
         return 0;
     }
-    gemm_ctx x = { .g = g, .kern = g->kernel ? g->kernel : cpu_gemm_best_kernel() };
+    gemm_ctx x = { .g = g, .kern = g->kernel ? g->kernel : cpu_gemm_best_kernel(),
+                   .accumulate_c = accumulate_c };
     int mr = x.kern->mr, nr = x.kern->nr;
     int64_t nc_max = g->n < NC ? g->n : NC;
     int64_t kc_max = g->k < KC ? g->k : KC;
@@ -182,3 +206,6 @@ int cpu_gemm(const cpu_gemm_args *g)
     }
     return 0;
 }
+
+int cpu_gemm(const cpu_gemm_args *g) { return gemm_run(g, 0); }
+int cpu_gemm_accumulate(const cpu_gemm_args *g) { return gemm_run(g, 1); }

@@ -35,5 +35,9 @@ typedef struct cpu_gemm_args {
 
 /* 0 on success, -1 when scratch memory could not be allocated (C is then unspecified). */
 int cpu_gemm(const cpu_gemm_args *g);
+/* C[m,n] += A[m,k] B[k,n]: the micro-kernel adds straight into C, so a BLAS beta = 1 (weight
+ * gradients summed over micro-steps) needs no temporary and no second pass over C. Each
+ * element's k order is the same as cpu_gemm's; the old C is added to the first k block. */
+int cpu_gemm_accumulate(const cpu_gemm_args *g);
 
 #endif

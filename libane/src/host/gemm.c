@@ -51,7 +51,9 @@ static ane_status run_job(const sgemm_job *j)
     cpu_gemm_args g = {.m = (int64_t)j->M, .n = (int64_t)j->N, .k = (int64_t)j->K};
     g.a = j->A; g.a_rs = j->ta ? 1 : (int64_t)j->lda; g.a_cs = j->ta ? (int64_t)j->lda : 1;
     g.b = j->B; g.b_rs = j->tb ? 1 : (int64_t)j->ldb; g.b_cs = j->tb ? (int64_t)j->ldb : 1;
-    const int direct = j->alpha == 1.0f && j->beta == 0.0f;
+    /* alpha = 1 writes (beta = 0) or adds (beta = 1) the product straight into C; other
+     * alpha/beta go through a temporary. Both give C = fl(product + beta*C) per element. */
+    const int direct = j->alpha == 1.0f && (j->beta == 0.0f || j->beta == 1.0f);
     float *tmp = NULL;
     if (direct) { g.c = j->C; g.c_rs = (int64_t)j->ldc; }
     else {
@@ -59,7 +61,10 @@ static ane_status run_job(const sgemm_job *j)
         if (!tmp) return ane_fail(ANE_ERR_NO_MEMORY, "ane_sgemm: out of memory for a %llux%llu result", (unsigned long long)j->M, (unsigned long long)j->N);
         g.c = tmp; g.c_rs = (int64_t)j->N;
     }
-    if (j->K == 0) {
+    if (direct && j->beta == 1.0f) {
+        if (cpu_gemm_accumulate(&g) != 0)
+            return ane_fail(ANE_ERR_NO_MEMORY, "ane_sgemm: out of memory for packing buffers");
+    } else if (j->K == 0) {
         for (uint64_t i = 0; i < j->M; i++) memset(g.c + i * (uint64_t)g.c_rs, 0, j->N * sizeof(float));
     } else if (cpu_gemm(&g) != 0) {
         return ane_fail(ANE_ERR_NO_MEMORY, "ane_sgemm: out of memory for packing buffers");
