@@ -1,7 +1,7 @@
 // `rustane generate`: text from a checkpoint (rustane's safetensors or a llama2.c .bin), streamed to
 // stdout as it is produced, with a summary line on stderr (prompt tokens, prefill ms, decode tokens/s).
 import { Option } from "clipanion";
-import { setThreads } from "../ffi/index.ts";
+import { openBackend, setThreads } from "../ffi/index.ts";
 import { loadTokenizer, tokenizerFor, tokenizerFromDescription, checkTokenizerFits, type Tokenizer } from "../data/tokenizer.ts";
 import { loadModelForGeneration, type LoadedModel } from "../generate/load.ts";
 import { openGenerativeModel } from "../generate/model.ts";
@@ -49,15 +49,17 @@ export class GenerateCommand extends RustaneCommand {
   seed = Option.String("--seed", { description: "sampler seed (default: from the clock)" });
   greedy = Option.Boolean("--greedy", false, { description: "always take the most likely token (same as --temperature 0)" });
   noCache = Option.Boolean("--no-cache", false, { description: "recompute the whole sequence for every token (the slow reference path)" });
-  backend = Option.String("--backend", { description: "auto or cpu: the host decoder (default auto)" });
+  backend = Option.String("--backend", { description: "where prompts run as compiled kernels: cpu, ane or auto (default auto: ane when it works here)" });
+  prefill = Option.String("--prefill", { description: "kernels (the prompt through the backend's compiled forward kernels), host (the host decoder) or auto (default: kernels on the ane backend, host elsewhere, where the host decoder is faster)" });
+  numerics = Option.String("--numerics", { description: "numerics of kernel prefill: fp16 (the ANE's, default) or fp32" });
   tokenizer = Option.String("--tokenizer", { description: "tokenizer: byte, char, a llama2.c tokenizer.bin or a tokenizer.json (default: the checkpoint's)" });
   threads = Option.String("--threads", { description: "CPU threads for libane (default: all)" });
   weights = Option.String("--weights", { description: "fp16 or fp32: how the decoder stores the weight matrices (default fp16; fp32 is exact)" });
 
   async run(): Promise<number> {
-    const backend = parseChoice("--backend", this.backend, ["auto", "cpu", "ane"] as const) ?? "auto";
-    if (backend === "ane")
-      throw usageError("--backend ane: generation runs on libane's host decoder (CPU) for now; use --backend cpu or auto");
+    const backendName = parseChoice("--backend", this.backend, ["auto", "cpu", "ane"] as const) ?? "auto";
+    const prefillMode = parseChoice("--prefill", this.prefill, ["auto", "kernels", "host"] as const) ?? "auto";
+    const numerics = parseChoice("--numerics", this.numerics, ["fp16", "fp32"] as const) ?? "fp16";
     const weights = parseChoice("--weights", this.weights, ["fp16", "fp32"] as const) ?? "fp16";
     const maxTokens = num("--max-tokens", this.maxTokens, 256, { int: true, min: 1 });
     const temperature = this.greedy ? 0 : num("--temperature", this.temperature, 1.0, { min: 0 });
@@ -77,7 +79,12 @@ export class GenerateCommand extends RustaneCommand {
     const prompt = Int32Array.from(tok.encode(text, { bos: withBos }));
     if (prompt.length === 0) throw usageError(`--prompt is empty and the ${tok.kind} tokenizer has no BOS token to start from: give a prompt`);
 
-    using model = openGenerativeModel(m, { maxSeq: m.config.max_seq_len, weights });
+    // Prompts run as compiled kernels on the device (the ANE); on the cpu backend the host
+    // decoder's fused prefill is faster than the MIL executor (BENCHMARKS.md), so auto picks it.
+    using backend = openBackend(backendName);
+    const onKernels = m.config.family !== "gpt" && (prefillMode === "kernels" || (prefillMode === "auto" && backend.kind === "ane"));
+    if (prefillMode === "kernels" && m.config.family === "gpt") throw usageError("--prefill kernels: the gpt family prefills on the host decoder");
+    using model = openGenerativeModel(m, { maxSeq: m.config.max_seq_len, weights, prefill: onKernels ? { backend, numerics } : undefined });
     const out = this.context.stdout;
     const generated: number[] = [];
     let shown = 0;
@@ -98,7 +105,8 @@ export class GenerateCommand extends RustaneCommand {
     const decoded = Math.max(0, r.tokens.length - 1);
     const mb = model.weightBytesPerToken() / 1e6;
     const tps = r.decodeMs > 0 ? decoded / (r.decodeMs / 1000) : 0;
-    this.context.stderr.write(`${r.promptTokens} prompt tokens, prefill ${r.prefillMs.toFixed(1)} ms; ${r.tokens.length} tokens generated, ` +
+    const where = onKernels ? `compiled kernels on the ${backend.kind} backend, ${numerics}` : "host decoder";
+    this.context.stderr.write(`${r.promptTokens} prompt tokens, prefill ${r.prefillMs.toFixed(1)} ms (${where}); ${r.tokens.length} tokens generated, ` +
       `decode ${tps.toFixed(1)} tokens/s (${this.noCache ? "no cache" : "KV cache"}, ` +
       `${mb < 10 ? mb.toFixed(2) : mb.toFixed(0)} MB of ${weights} weights per token); stopped by ${r.stoppedBy}\n`);
     return 0;

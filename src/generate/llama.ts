@@ -8,6 +8,7 @@ import { Decoder } from "../ffi/decode-ops.ts";
 import { layerPrefix, view } from "../model/params.ts";
 import type { GenerativeModel, ModelWeights, OpenOptions } from "./model.ts";
 import { decoderModel } from "./decoder-model.ts";
+import { KernelPrefill } from "./kernel-prefill.ts";
 
 export function openLlamaModel(w: ModelWeights, o: OpenOptions): GenerativeModel {
   const c = w.config;
@@ -36,5 +37,6 @@ export function openLlamaModel(w: ModelWeights, o: OpenOptions): GenerativeModel
       finalNorm: t("model.norm.weight"),
       classifier: c.tied_embeddings ? embedding : t("lm_head.weight"),
     });
-  return decoderModel(c, maxSeq, decoder);
+  const prefiller = o.prefill ? new KernelPrefill(o.prefill.backend, w, o.prefill) : undefined;
+  return decoderModel(c, maxSeq, decoder, prefiller);
 }

@@ -6,6 +6,7 @@
 import type { ModelConfig } from "../model/config.ts";
 import type { ParamLayout } from "../model/params.ts";
 import type { WeightStorage } from "../ffi/decode-ops.ts";
+import type { Backend } from "../ffi/index.ts";
 import { openLlamaModel } from "./llama.ts";
 import { openGptModel } from "./gpt.ts";
 
@@ -38,6 +39,9 @@ export interface OpenOptions {
   /** Matrix storage: fp16 (default: half the bytes per token, fp32 products and sums) or fp32
    *  (the checkpoint's values exactly). */
   weights?: WeightStorage;
+  /** Run prompts on this backend's compiled forward kernels (llama/qwen3), decoding on the host;
+   *  absent: the prompt runs on the host decoder too. */
+  prefill?: { backend: Backend; numerics: "fp16" | "fp32"; chip?: string };
 }
 
 type Opener = (w: ModelWeights, o: OpenOptions) => GenerativeModel;

@@ -49,7 +49,8 @@ export class TransformerPipeline implements Disposable {
   /** The kernels and their surfaces; binding keys `${kernel}/${layer}` and "attn_bwd/shared". */
   private readonly k: KernelSet<KernelName>;
   private readonly layers: LayerBuffers[] = [];
-  private readonly S: number;
+  /** Positions per sequence the kernels were built for. */
+  readonly seq: number;
   private readonly Vc: number;
   private readonly ids: Int32Array;
   // classifier and final norm buffers
@@ -73,7 +74,7 @@ export class TransformerPipeline implements Disposable {
   constructor(backend: Backend, private readonly cfg: ModelConfig, private readonly layout: ParamLayout,
               o: PipelineOptions) {
     const { D, Q, KV, F, V, H } = dims(cfg), S = o.seq;
-    this.S = S;
+    this.seq = S;
     this.ids = o.vocabIds ?? Int32Array.from({ length: V }, (_, i) => i);
     this.Vc = this.ids.length;
     this.dwAsync = backend.kind !== "cpu";
@@ -150,7 +151,7 @@ export class TransformerPipeline implements Disposable {
 
   /** Forward through the layers and the final norm, into this.xf [D, S]. */
   private forward(params: Float32Array, tokens: Int32Array): void {
-    const c = this.cfg, { D, V } = dims(c), S = this.S;
+    const c = this.cfg, { D, V } = dims(c), S = this.seq;
     this.k.host("embedding", () => ops.embeddingFwd(tokens, this.w("model.embed_tokens.weight", params), V, D, this.layers[0].x));
     for (let l = 0; l < c.n_layers; l++) {
       const L = this.layers[l], p = layerPrefix(l), key = (n: KernelName) => `${n}/${l}`;
@@ -178,7 +179,7 @@ export class TransformerPipeline implements Disposable {
   loss(params: Float32Array, tokens: Int32Array, targets: Int32Array): number {
     this.forward(params, tokens);
     this.classifierLogits();
-    return this.k.host("cross_entropy", () => ops.crossEntropy(this.logits, this.Vc, this.S, targets, 0, null)) / this.S;
+    return this.k.host("cross_entropy", () => ops.crossEntropy(this.logits, this.Vc, this.seq, targets, 0, null)) / this.seq;
   }
 
   /**
@@ -188,7 +189,7 @@ export class TransformerPipeline implements Disposable {
    * holds each layer's keys (after q/k norm and RoPE) and values, channel-major [KV, seq].
    */
   prefill(params: Float32Array, tokens: Int32Array, logits: Float32Array): void {
-    const n = tokens.length, S = this.S, D = this.cfg.dim;
+    const n = tokens.length, S = this.seq, D = this.cfg.dim;
     if (n < 1 || n > S) throw new RangeError(`prefill: ${n} tokens for kernels built for ${S} positions`);
     const window = new Int32Array(S);
     window.set(tokens);
@@ -202,7 +203,7 @@ export class TransformerPipeline implements Disposable {
   }
 
   private classifierLogits(): void {
-    const D = this.cfg.dim, S = this.S;
+    const D = this.cfg.dim, S = this.seq;
     // logits [Vc, S] = Ec [Vc, D] · xf [D, S]
     this.k.host("classifier", () => ops.sgemm(0, 0, this.Vc, S, D, 1, this.Ec, D, this.xf, S, 0, this.logits, S));
   }
@@ -215,7 +216,7 @@ export class TransformerPipeline implements Disposable {
   forwardBackward(params: Float32Array, grads: Float32Array, tokens: Int32Array, targets: Int32Array,
                   lossScale: number, microBatches: number): number {
     if (this.forwardOnly) throw new Error("TransformerPipeline: built with forwardOnly; it has no backward kernels");
-    const c = this.cfg, { D, Q, KV, F, V, H, KVH, hd } = dims(c), S = this.S;
+    const c = this.cfg, { D, Q, KV, F, V, H, KVH, hd } = dims(c), S = this.seq;
     this.forward(params, tokens);
     this.classifierLogits();
     const gradScale = lossScale / (S * microBatches);

@@ -9,15 +9,9 @@ import { openGenerativeModel } from "../../src/generate/model.ts";
 import { generate } from "../../src/generate/generate.ts";
 import { Sampler } from "../../src/generate/sampler.ts";
 import type { WeightStorage } from "../../src/ffi/decode-ops.ts";
-import { refForward, type RefConfig } from "../reference/transformer.ts";
+import { refForward, refConfigOf } from "../reference/transformer.ts";
 import { gptRefForward } from "../reference/gpt.ts";
 import { lcg, randomParams, toFloat64Params } from "../helpers/model.ts";
-
-function refConfig(c: ModelConfig): RefConfig {
-  return { family: c.family as "llama" | "qwen3", dim: c.dim, n_layers: c.n_layers, n_heads: c.n_heads, n_kv_heads: c.n_kv_heads,
-    head_dim: c.head_dim, hidden_dim: c.hidden_dim, vocab_size: c.vocab_size, norm_eps: c.norm_eps,
-    rope: c.rope!, qk_norm: c.qk_norm, tied_embeddings: c.tied_embeddings };
-}
 
 /** The float64 reference's logits [S, V] for weights as the decoder stores them: with fp16
  *  storage every matrix (2-D tensor) is rounded to fp16; norms and biases stay as they are. */
@@ -25,7 +19,7 @@ function referenceLogits(c: ModelConfig, layout: ParamLayout, params: Float32Arr
   const p = toFloat64Params(layout, params);
   if (weights === "fp16")
     for (const t of layout.tensors) if (t.shape.length === 2) p.set(t.name, p.get(t.name)!.map((x) => Math.f16round(x)));
-  return c.family === "gpt" ? gptRefForward({ ...c }, p, tokens, tokens).logits : refForward(refConfig(c), p, tokens, tokens).logits;
+  return c.family === "gpt" ? gptRefForward({ ...c }, p, tokens, tokens).logits : refForward(refConfigOf(c), p, tokens, tokens).logits;
 }
 
 function maxErr(got: Float32Array, want: Float64Array): { err: number; scale: number } {

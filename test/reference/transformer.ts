@@ -27,6 +27,17 @@ export interface RefConfig {
 
 export type RefParams = Map<string, Float64Array>;
 
+/** The reference's view of one of rustane's model configs (llama / qwen3). */
+export function refConfigOf(c: { family: string; dim: number; n_layers: number; n_heads: number; n_kv_heads: number;
+  head_dim: number; hidden_dim: number; vocab_size: number; norm_eps: number; rope: RefConfig["rope"] | null;
+  qk_norm: boolean; tied_embeddings: boolean }): RefConfig {
+  if (c.family !== "llama" && c.family !== "qwen3") throw new Error(`the transformer reference covers llama and qwen3, not ${c.family}`);
+  if (!c.rope) throw new Error("the transformer reference needs rotary embeddings");
+  return { family: c.family, dim: c.dim, n_layers: c.n_layers, n_heads: c.n_heads, n_kv_heads: c.n_kv_heads,
+    head_dim: c.head_dim, hidden_dim: c.hidden_dim, vocab_size: c.vocab_size, norm_eps: c.norm_eps,
+    rope: c.rope, qk_norm: c.qk_norm, tied_embeddings: c.tied_embeddings };
+}
+
 /** Shapes of every parameter, in a fixed order. */
 export function refParamShapes(c: RefConfig): Array<[string, number[]]> {
   const Q = c.n_heads * c.head_dim, KV = c.n_kv_heads * c.head_dim;

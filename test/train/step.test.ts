@@ -8,18 +8,12 @@ import { loadModelConfig, type ModelConfig } from "../../src/model/config.ts";
 import { paramLayout, view } from "../../src/model/params.ts";
 import { TransformerPipeline } from "../../src/train/pipeline.ts";
 import { initParams } from "../../src/train/trainer.ts";
-import { refBackward, refForward, type RefConfig } from "../reference/transformer.ts";
+import { refBackward, refForward, refConfigOf } from "../reference/transformer.ts";
 import { lcg, randomParams, randomWindow, relErr, toFloat64Params } from "../helpers/model.ts";
 
 const backend = openBackend("cpu");
 afterAll(() => backend.close());
 const S = 32;
-
-function refConfig(c: ModelConfig): RefConfig {
-  return { family: c.family as "llama" | "qwen3", dim: c.dim, n_layers: c.n_layers, n_heads: c.n_heads, n_kv_heads: c.n_kv_heads,
-    head_dim: c.head_dim, hidden_dim: c.hidden_dim, vocab_size: c.vocab_size, norm_eps: c.norm_eps,
-    rope: c.rope!, qk_norm: c.qk_norm, tied_embeddings: c.tied_embeddings };
-}
 
 for (const name of ["tiny", "tiny-qwen3"]) {
   describe(`${name}: one training step on the cpu backend`, () => {
@@ -32,7 +26,7 @@ for (const name of ["tiny", "tiny-qwen3"]) {
       pipe.stageWeights(params);
       const grads = new Float32Array(layout.total);
       const loss = pipe.forwardBackward(params, grads, tokens, targets, 1, 1);
-      const rc = refConfig(c), rp = toFloat64Params(layout, params);
+      const rc = refConfigOf(c), rp = toFloat64Params(layout, params);
       const fw = refForward(rc, rp, tokens, targets), rg = refBackward(rc, rp, tokens, targets, fw);
       expect(Math.abs(loss - fw.loss)).toBeLessThan(1e-5 * fw.loss);
       for (const t of layout.tensors) {
@@ -69,7 +63,7 @@ for (const name of ["tiny", "tiny-qwen3"]) {
       const compact = new Int32Array(c.vocab_size).fill(-1);
       ids.forEach((id, i) => { compact[id] = i; });
       const loss = pipe.loss(params, tokens, targets.map((t) => compact[t]));
-      const fw = refForward(refConfig(c), toFloat64Params(layout, params), tokens, targets);
+      const fw = refForward(refConfigOf(c), toFloat64Params(layout, params), tokens, targets);
       let want = 0;
       for (let s = 0; s < S; s++) {
         const row = Array.from(ids, (id) => fw.logits[s * c.vocab_size + id]), mx = Math.max(...row);
@@ -89,13 +83,13 @@ describe("activation clipping", () => {
     pipe.stageWeights(params);
     const grads = new Float32Array(layout.total);
     const loss = pipe.forwardBackward(params, grads, tokens, targets, 1, 1);
-    const rc = { ...refConfig(c), act_clip: actClip }, rp = toFloat64Params(layout, params);
+    const rc = { ...refConfigOf(c), act_clip: actClip }, rp = toFloat64Params(layout, params);
     const fw = refForward(rc, rp, tokens, targets), rg = refBackward(rc, rp, tokens, targets, fw);
     const clipped = fw.xFinal.reduce((n, x) => n + (Math.abs(x) >= actClip ? 1 : 0), 0) / fw.xFinal.length;
     expect(clipped).toBeGreaterThan(0.05);
     expect(clipped).toBeLessThan(0.95);
     expect(Math.abs(loss - fw.loss)).toBeLessThan(1e-5 * fw.loss);
-    const plain = refForward(refConfig(c), rp, tokens, targets);
+    const plain = refForward(refConfigOf(c), rp, tokens, targets);
     expect(Math.abs(plain.loss - fw.loss)).toBeGreaterThan(1e-3);   // clipping changed the model
     for (const t of layout.tensors) {
       const e = relErr(view(layout, grads, t.name), rg.get(t.name)!);

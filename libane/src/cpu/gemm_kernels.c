@@ -52,6 +52,13 @@ static void kernel_avx512(int64_t kc, const float *a, const float *b, float *c, 
     __m512 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
     __m512 c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
     __m512 c80 = z, c81 = z, c90 = z, c91 = z, c100 = z, c101 = z, c110 = z, c111 = z;
+    /* The C tile (12 rows a row stride apart, often on 12 different pages of a large C)
+     * is read or written only after the k loop: start fetching it now so the misses
+     * overlap the loop instead of stalling the stores. */
+    for (int r = 0; r < 12; r++) {
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
+    }
     for (int64_t p = 0; p < kc; p++, a += 12, b += 32) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         K512_ROW(0) K512_ROW(1) K512_ROW(2) K512_ROW(3) K512_ROW(4) K512_ROW(5)
@@ -80,6 +87,7 @@ static void kernel_avx2(int64_t kc, const float *a, const float *b, float *c, in
     __m256 z = _mm256_setzero_ps();
     __m256 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z;
     __m256 c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+    for (int r = 0; r < 6; r++) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);  /* as AVX-512 */
     for (int64_t p = 0; p < kc; p++, a += 6, b += 16) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         K256_ROW(0) K256_ROW(1) K256_ROW(2) K256_ROW(3) K256_ROW(4) K256_ROW(5)
