@@ -19,6 +19,9 @@ function num(option: string, value: string | undefined, fallback: number, o: { i
   return n;
 }
 
+/** On the cpu backend, prompts this long or longer prefill on the compiled kernels (measured crossover). */
+const KERNEL_PREFILL_MIN_TOKENS_CPU = 64;
+
 function pickTokenizer(file: string | undefined, m: LoadedModel): Tokenizer {
   if (file) return loadTokenizer(file);
   if (m.tokenizer) return tokenizerFromDescription(m.tokenizer);
@@ -50,7 +53,7 @@ export class GenerateCommand extends RustaneCommand {
   greedy = Option.Boolean("--greedy", false, { description: "always take the most likely token (same as --temperature 0)" });
   noCache = Option.Boolean("--no-cache", false, { description: "recompute the whole sequence for every token (the slow reference path)" });
   backend = Option.String("--backend", { description: "where prompts run as compiled kernels: cpu, ane or auto (default auto: ane when it works here)" });
-  prefill = Option.String("--prefill", { description: "kernels (the prompt through the backend's compiled forward kernels), host (the host decoder) or auto (default: kernels on the ane backend, host elsewhere, where the host decoder is faster)" });
+  prefill = Option.String("--prefill", { description: "kernels (the prompt through the backend's compiled forward kernels), host (the host decoder) or auto (default: kernels on the ane backend; on cpu, kernels for prompts of 64 tokens or more)" });
   numerics = Option.String("--numerics", { description: "numerics of kernel prefill: fp16 (the ANE's, default) or fp32" });
   tokenizer = Option.String("--tokenizer", { description: "tokenizer: byte, char, a llama2.c tokenizer.bin or a tokenizer.json (default: the checkpoint's)" });
   threads = Option.String("--threads", { description: "CPU threads for libane (default: all)" });
@@ -79,12 +82,17 @@ export class GenerateCommand extends RustaneCommand {
     const prompt = Int32Array.from(tok.encode(text, { bos: withBos }));
     if (prompt.length === 0) throw usageError(`--prompt is empty and the ${tok.kind} tokenizer has no BOS token to start from: give a prompt`);
 
-    // Prompts run as compiled kernels on the device (the ANE); on the cpu backend the host
-    // decoder's fused prefill is faster than the MIL executor (BENCHMARKS.md), so auto picks it.
+    // Prompts run as the compiled forward kernels: on the device (the ANE) always; on the cpu
+    // backend from 64 tokens on, where its batched matmuls beat the host decoder's token-by-token
+    // prefill, which wins on short prompts (BENCHMARKS.md). --no-cache keeps every recomputation
+    // on the host decoder, the reference path.
     using backend = openBackend(backendName);
-    const onKernels = m.config.family !== "gpt" && (prefillMode === "kernels" || (prefillMode === "auto" && backend.kind === "ane"));
     if (prefillMode === "kernels" && m.config.family === "gpt") throw usageError("--prefill kernels: the gpt family prefills on the host decoder");
-    using model = openGenerativeModel(m, { maxSeq: m.config.max_seq_len, weights, prefill: onKernels ? { backend, numerics } : undefined });
+    const onKernels = m.config.family !== "gpt" && !this.noCache && prefillMode !== "host";
+    const minTokens = prefillMode === "kernels" || backend.kind === "ane" ? 0 : KERNEL_PREFILL_MIN_TOKENS_CPU;
+    using model = openGenerativeModel(m, { maxSeq: m.config.max_seq_len, weights,
+      prefill: onKernels ? { backend, numerics, minTokens } : undefined });
+    const ranOnKernels = onKernels && prompt.length >= minTokens;
     const out = this.context.stdout;
     const generated: number[] = [];
     let shown = 0;
@@ -105,7 +113,7 @@ export class GenerateCommand extends RustaneCommand {
     const decoded = Math.max(0, r.tokens.length - 1);
     const mb = model.weightBytesPerToken() / 1e6;
     const tps = r.decodeMs > 0 ? decoded / (r.decodeMs / 1000) : 0;
-    const where = onKernels ? `compiled kernels on the ${backend.kind} backend, ${numerics}` : "host decoder";
+    const where = ranOnKernels ? `compiled kernels on the ${backend.kind} backend, ${numerics}` : "host decoder";
     this.context.stderr.write(`${r.promptTokens} prompt tokens, prefill ${r.prefillMs.toFixed(1)} ms (${where}); ${r.tokens.length} tokens generated, ` +
       `decode ${tps.toFixed(1)} tokens/s (${this.noCache ? "no cache" : "KV cache"}, ` +
       `${mb < 10 ? mb.toFixed(2) : mb.toFixed(0)} MB of ${weights} weights per token); stopped by ${r.stoppedBy}\n`);

@@ -15,7 +15,7 @@ export function decoderModel(c: ModelConfig, maxSeq: number, decoder: Decoder, p
     maxSeq,
     weights: decoder.config.weights,
     prefill(tokens) {
-      if (prefiller) prefiller.run(tokens, decoder, logits);
+      if (prefiller && tokens.length >= prefiller.minTokens) prefiller.run(tokens, decoder, logits);
       else decoder.step(tokens, 0, logits);
       return logits;
     },

@@ -14,12 +14,20 @@ import type { ModelWeights } from "./model.ts";
 
 const WINDOW_STEP = 32;
 
-export interface KernelPrefillOptions { numerics: "fp16" | "fp32"; chip?: string }
+export interface KernelPrefillOptions {
+  numerics: "fp16" | "fp32";
+  chip?: string;
+  /** Shorter prompts run on the host decoder instead (0: every prompt on the kernels). */
+  minTokens?: number;
+}
 
 export class KernelPrefill implements Disposable {
   private readonly pipes = new Map<number, TransformerPipeline>();
 
+  readonly minTokens: number;
+
   constructor(private readonly backend: Backend, private readonly w: ModelWeights, private readonly o: KernelPrefillOptions) {
+    this.minTokens = o.minTokens ?? 0;
     if (w.config.family === "gpt") throw new Error("kernel prefill covers the llama and qwen3 families");
   }
 

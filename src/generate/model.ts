@@ -41,7 +41,7 @@ export interface OpenOptions {
   weights?: WeightStorage;
   /** Run prompts on this backend's compiled forward kernels (llama/qwen3), decoding on the host;
    *  absent: the prompt runs on the host decoder too. */
-  prefill?: { backend: Backend; numerics: "fp16" | "fp32"; chip?: string };
+  prefill?: { backend: Backend; numerics: "fp16" | "fp32"; chip?: string; minTokens?: number };
 }
 
 type Opener = (w: ModelWeights, o: OpenOptions) => GenerativeModel;

@@ -35,8 +35,17 @@ describe("rustane generate", () => {
     expect(b.code).toBe(0);
     expect(a.stdout.startsWith("The ")).toBe(true);
     expect(a.stdout).toBe(b.stdout);
-    expect(a.stderr).toMatch(/4 prompt tokens, prefill [\d.]+ ms; 20 tokens generated, decode [\d.]+ tokens\/s \(KV cache/);
+    expect(a.stderr).toMatch(/4 prompt tokens, prefill [\d.]+ ms \(host decoder\); 20 tokens generated, decode [\d.]+ tokens\/s \(KV cache/);
     expect(b.stderr).toMatch(/\(no cache/);
+  });
+
+  test("--prefill kernels runs the prompt on the backend's compiled kernels and greedy text is the host path's", () => {
+    const args = ["generate", "--checkpoint", ckpt, "--prompt", "The quick brown fox ", "--max-tokens", "16", "--greedy", "--weights", "fp32"];
+    const k = rustane(...args, "--prefill", "kernels", "--numerics", "fp32"), h = rustane(...args, "--prefill", "host");
+    expect(k.code).toBe(0);
+    expect(k.stderr).toMatch(/prefill [\d.]+ ms \(compiled kernels on the cpu backend, fp32\)/);
+    expect(h.stderr).toMatch(/\(host decoder\)/);
+    expect(k.stdout).toBe(h.stdout);
   });
 
   test("bad options and files are one-line errors", () => {
@@ -78,7 +87,7 @@ test("a tiny-gpt trained with rustane train, then generated from its checkpoint"
   for (const r of [a, b, exact]) if (r.code !== 0) throw new Error(r.stderr);
   expect(a.stdout.startsWith("def ")).toBe(true);
   expect(b.stdout).toBe(a.stdout);
-  expect(a.stderr).toMatch(/4 prompt tokens, prefill [\d.]+ ms; 40 tokens generated, .*MB of fp16 weights per token/);
+  expect(a.stderr).toMatch(/4 prompt tokens, prefill [\d.]+ ms \(host decoder\); 40 tokens generated, .*MB of fp16 weights per token/);
   expect(exact.stderr).toMatch(/MB of fp32 weights per token/);
   const allowed = new Set("def add(a, b):\n    return a + b\n");
   const continuation = a.stdout.slice(4).replace(/\n$/, "");

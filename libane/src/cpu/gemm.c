@@ -1,20 +1,26 @@
 /* gemm.c — the blocked, packed, multithreaded driver around the micro-kernels.
  *
- * Loop nest (GotoBLAS): for each block of KC rows of B (kc):
- *   1. pack B[kc, 0..n] into panels of nr columns ([kc][nr] each, zero-padded), in parallel;
- *   2. split C into tasks (a block of rows x a range of column panels), in parallel: each
- *      task packs its rows of A[.., kc] into panels of mr rows ([kc][mr] each, zero-padded),
- *      then for each B panel (kept in L1) runs the micro-kernel over every A panel (in L2).
+ * Loop nest (GotoBLAS): for each block of KC rows of B (kc), one parallel pass over tasks
+ * (a block of rows of C x a range of column panels). A task packs its rows of A[.., kc]
+ * into panels of mr rows ([kc][mr] each, zero-padded, kept in L2), then for each B panel
+ * of nr columns ([kc][nr], kept in L1) runs the micro-kernel over every A panel.
+ * B panels are packed lazily, by whichever thread needs one first (an atomic claim per
+ * panel), so packing B needs no pass and no barrier of its own: with 2 threads a gemm is
+ * one pool hand-off per kc block, and a thread the OS delays holds up nobody.
  * Later kc blocks accumulate into C; the last one also rounds C to fp16 when asked, while
- * the tile is still in cache. */
+ * the tile is still in cache. Every C element sums its k terms in the same order whatever
+ * the thread count or task order, so results are deterministic. */
 #include "../core/platform.h"
 #include "../core/threads.h"
 #include "../core/fp16.h"
 #include "gemm.h"
+#include <stdatomic.h>
 
 #define KC 384          /* depth of a block: a 384 x nr B panel is about L1-sized (48 KiB at nr = 32) */
 #define MC_PANELS 16    /* A panels per task block (12x256x16 floats = 192 KiB for AVX-512) */
 #define NC 4096         /* columns of B packed at once */
+
+enum { PANEL_EMPTY, PANEL_PACKING, PANEL_READY };
 
 typedef struct gemm_ctx {
     const cpu_gemm_args *g;
@@ -23,6 +29,7 @@ typedef struct gemm_ctx {
     float *bpack;                  /* ceil(nc/nr) panels of kc*nr floats */
     int64_t n_panels;              /* column panels in this block */
     int64_t m_blocks, rows_per_block, n_splits, panels_per_split;
+    atomic_int panel_state[NC / 8 + 1];   /* per B panel: PANEL_EMPTY, _PACKING or _READY */
     int last;                      /* the last kc block: round now */
     int accumulate_c;              /* add the product to C instead of overwriting it */
     int failed;                    /* a task could not allocate its A buffer */
@@ -44,9 +51,9 @@ static float *scratch(int slot, size_t floats)
     return scratch_buf[slot];
 }
 
-static void pack_b(void *vctx, int64_t begin, int64_t end)
+/* Column panels [begin, end) of B[pc:pc+kc, jc:jc+nc] into x->bpack. */
+static void pack_b(gemm_ctx *x, int64_t begin, int64_t end)
 {
-    gemm_ctx *x = vctx;
     const cpu_gemm_args *g = x->g;
     int nr = x->kern->nr;
     for (int64_t jp = begin; jp < end; jp++) {
@@ -115,12 +122,54 @@ static void round_rows(float *c, int64_t ldc, int64_t rows, int64_t cols)
     for (int64_t i = 0; i < rows; i++) ane_round_fp16_n(c + i * ldc, c + i * ldc, (size_t)cols);
 }
 
+/* Make B panel jp ready: pack it if no thread has claimed it yet. Returns 0 (without
+ * waiting) when another thread is packing it and wait is 0; with wait, spins until ready. */
+static int ready_panel(gemm_ctx *x, int64_t jp, int wait)
+{
+    atomic_int *state = &x->panel_state[jp];
+    int expected = PANEL_EMPTY;
+    if (atomic_load_explicit(state, memory_order_acquire) == PANEL_READY) return 1;
+    if (atomic_compare_exchange_strong(state, &expected, PANEL_PACKING)) {
+        pack_b(x, jp, jp + 1);
+        atomic_store_explicit(state, PANEL_READY, memory_order_release);
+        return 1;
+    }
+    if (!wait) return 0;
+    while (atomic_load_explicit(state, memory_order_acquire) != PANEL_READY) { }
+    return 1;
+}
+
+/* C[i0:i0+rows, panel jp] (+)= packed A rows x packed B panel jp, one micro-tile at a time. */
+static void panel_times_a(const gemm_ctx *x, int64_t jp, int64_t i0, int64_t rows,
+                          const float *apack, float *tile, int accumulate)
+{
+    const cpu_gemm_args *g = x->g;
+    const cpu_gemm_kernel *k = x->kern;
+    int mr = k->mr, nr = k->nr;
+    const float *bp = x->bpack + jp * x->kc * nr;
+    int64_t j0 = x->jc + jp * nr;
+    int64_t cols = g->n - j0 < nr ? g->n - j0 : nr;
+    for (int64_t q = 0; q * mr < rows; q++) {
+        const float *ap = apack + q * x->kc * mr;
+        int64_t r_valid = rows - q * mr < mr ? rows - q * mr : mr;
+        float *c = g->c + (i0 + q * mr) * g->c_rs + j0;
+        if (r_valid == mr && cols == nr) {
+            k->run(x->kc, ap, bp, c, g->c_rs, accumulate);
+        } else {
+            k->run(x->kc, ap, bp, tile, nr, 0);
+            for (int64_t r = 0; r < r_valid; r++)
+                for (int64_t j = 0; j < cols; j++)
+                    c[r * g->c_rs + j] = (accumulate ? c[r * g->c_rs + j] : 0.0f) + tile[r * nr + j];
+        }
+        if (x->last && g->round_fp16) round_rows(c, g->c_rs, r_valid, cols);
+    }
+}
+
 static void compute_tasks(void *vctx, int64_t begin, int64_t end)
 {
     gemm_ctx *x = vctx;
     const cpu_gemm_args *g = x->g;
-    const cpu_gemm_kernel *k = x->kern;
-    int mr = k->mr, nr = k->nr;
+    int mr = x->kern->mr;
     float *apack = scratch(1, (size_t)(x->rows_per_block + mr) * (size_t)x->kc);
     if (!apack) { x->failed = 1; return; }
     float tile[16 * 32];              /* edge tiles: mr*nr <= 16*32 for every kernel */
@@ -133,24 +182,20 @@ static void compute_tasks(void *vctx, int64_t begin, int64_t end)
         int64_t jp1 = jp0 + x->panels_per_split < x->n_panels ? jp0 + x->panels_per_split : x->n_panels;
         if (rows <= 0 || jp0 >= jp1) continue;
         pack_a(x, i0, rows, apack);
-        for (int64_t jp = jp0; jp < jp1; jp++) {
-            const float *bp = x->bpack + jp * x->kc * nr;
-            int64_t j0 = x->jc + jp * nr;
-            int64_t cols = g->n - j0 < nr ? g->n - j0 : nr;
-            for (int64_t q = 0; q * mr < rows; q++) {
-                const float *ap = apack + q * x->kc * mr;
-                int64_t r_valid = rows - q * mr < mr ? rows - q * mr : mr;
-                float *c = g->c + (i0 + q * mr) * g->c_rs + j0;
-                if (r_valid == mr && cols == nr) {
-                    k->run(x->kc, ap, bp, c, g->c_rs, accumulate);
-                } else {
-                    k->run(x->kc, ap, bp, tile, nr, 0);
-                    for (int64_t r = 0; r < r_valid; r++)
-                        for (int64_t j = 0; j < cols; j++)
-                            c[r * g->c_rs + j] = (accumulate ? c[r * g->c_rs + j] : 0.0f) + tile[r * nr + j];
-                }
-                if (x->last && g->round_fp16) round_rows(c, g->c_rs, r_valid, cols);
-            }
+        /* Visit this task's panels starting at a point that depends on the task, so
+         * threads starting together claim different B panels to pack. A panel another
+         * thread is still packing is put off to a second round (its k order does not
+         * depend on when it is done). */
+        int64_t n_own = jp1 - jp0, start = (mb * n_own) / x->m_blocks;
+        int64_t deferred[NC / 8 + 1], n_deferred = 0;
+        for (int64_t v = 0; v < n_own; v++) {
+            int64_t jp = jp0 + (start + v) % n_own;
+            if (!ready_panel(x, jp, 0)) { deferred[n_deferred++] = jp; continue; }
+            panel_times_a(x, jp, i0, rows, apack, tile, accumulate);
+        }
+        for (int64_t d = 0; d < n_deferred; d++) {
+            ready_panel(x, deferred[d], 1);
+            panel_times_a(x, deferred[d], i0, rows, apack, tile, accumulate);
         }
     }
 }
@@ -196,8 +241,7 @@ static int gemm_run(const cpu_gemm_args *g, int accumulate_c)
         for (x.pc = 0; x.pc < g->k; x.pc += KC) {
             x.kc = g->k - x.pc < KC ? g->k - x.pc : KC;
             x.last = x.pc + x.kc >= g->k;
-            if (threads > 1) ane_parallel_for(x.n_panels, 4, pack_b, &x);
-            else pack_b(&x, 0, x.n_panels);
+            for (int64_t jp = 0; jp < x.n_panels; jp++) atomic_init(&x.panel_state[jp], PANEL_EMPTY);
             int64_t tasks = x.m_blocks * x.n_splits;
             if (threads > 1) ane_parallel_for(tasks, 1, compute_tasks, &x);
             else compute_tasks(&x, 0, tasks);
