@@ -55,6 +55,19 @@ export function parseCount(option: string, value: string | undefined, fallback: 
   return Number(value);
 }
 
+/** Parses a number option value within bounds (and integral when asked), or fails with a usage
+ *  error naming the option and the rule. */
+export function parseNumber(option: string, value: string | undefined, fallback: number,
+                            o: { int?: boolean; min?: number; max?: number } = {}): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) throw usageError(`${option}: must be a number (got "${value}")`);
+  if (o.int && !Number.isInteger(n)) throw usageError(`${option}: must be an integer (got "${value}")`);
+  if (o.min !== undefined && n < o.min) throw usageError(`${option}: must be >= ${o.min} (got ${value})`);
+  if (o.max !== undefined && n > o.max) throw usageError(`${option}: must be <= ${o.max} (got ${value})`);
+  return n;
+}
+
 /** Checks that an option value is one of `choices`. */
 export function parseChoice<T extends string>(option: string, value: string | undefined, choices: readonly T[]): T | undefined {
   if (value === undefined) return undefined;

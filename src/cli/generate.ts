@@ -7,17 +7,7 @@ import { loadModelForGeneration, type LoadedModel } from "../generate/load.ts";
 import { openGenerativeModel } from "../generate/model.ts";
 import { generate } from "../generate/generate.ts";
 import { Sampler } from "../generate/sampler.ts";
-import { RustaneCommand, usageError, parseChoice } from "./base.ts";
-
-function num(option: string, value: string | undefined, fallback: number, o: { int?: boolean; min?: number; max?: number } = {}): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw usageError(`${option}: must be a number (got "${value}")`);
-  if (o.int && !Number.isInteger(n)) throw usageError(`${option}: must be an integer (got "${value}")`);
-  if (o.min !== undefined && n < o.min) throw usageError(`${option}: must be >= ${o.min} (got ${value})`);
-  if (o.max !== undefined && n > o.max) throw usageError(`${option}: must be <= ${o.max} (got ${value})`);
-  return n;
-}
+import { RustaneCommand, usageError, parseChoice, parseNumber } from "./base.ts";
 
 /** On the cpu backend, prompts this long or longer prefill on the compiled kernels (measured crossover). */
 const KERNEL_PREFILL_MIN_TOKENS_CPU = 64;
@@ -64,14 +54,14 @@ export class GenerateCommand extends RustaneCommand {
     const prefillMode = parseChoice("--prefill", this.prefill, ["auto", "kernels", "host"] as const) ?? "auto";
     const numerics = parseChoice("--numerics", this.numerics, ["fp16", "fp32"] as const) ?? "fp16";
     const weights = parseChoice("--weights", this.weights, ["fp16", "fp32"] as const) ?? "fp16";
-    const maxTokens = num("--max-tokens", this.maxTokens, 256, { int: true, min: 1 });
-    const temperature = this.greedy ? 0 : num("--temperature", this.temperature, 1.0, { min: 0 });
-    const topK = num("--top-k", this.topK, 50, { int: true, min: 0 });
-    const topP = num("--top-p", this.topP, 1.0, { min: 0 });
+    const maxTokens = parseNumber("--max-tokens", this.maxTokens, 256, { int: true, min: 1 });
+    const temperature = this.greedy ? 0 : parseNumber("--temperature", this.temperature, 1.0, { min: 0 });
+    const topK = parseNumber("--top-k", this.topK, 50, { int: true, min: 0 });
+    const topP = parseNumber("--top-p", this.topP, 1.0, { min: 0 });
     if (topP <= 0) throw usageError(`--top-p: must be > 0 (got ${this.topP})`);
     if (topP > 1) throw usageError(`--top-p: must be <= 1 (got ${this.topP})`);
-    const seed = num("--seed", this.seed, Date.now() % 2 ** 32, { int: true, min: 0, max: 2 ** 32 - 1 });
-    if (this.threads) setThreads(num("--threads", this.threads, 0, { int: true, min: 1, max: 1024 }));
+    const seed = parseNumber("--seed", this.seed, Date.now() % 2 ** 32, { int: true, min: 0, max: 2 ** 32 - 1 });
+    if (this.threads) setThreads(parseNumber("--threads", this.threads, 0, { int: true, min: 1, max: 1024 }));
 
     const m = loadModelForGeneration(this.checkpoint);
     const tok = pickTokenizer(this.tokenizer, m);

@@ -11,18 +11,8 @@ import { Dataset, loadText, loadTokenFile, type DataSource } from "../data/datas
 import { checkTokenizerFits, loadTokenizer, tokenizerFor, tokenizerFromDescription, type Tokenizer } from "../data/tokenizer.ts";
 import { builtinCorpusPath, pythonStdlibPath, BUILTIN_CORPUS_NAME } from "../data/corpus.ts";
 import { train } from "../train/trainer.ts";
-import { RustaneCommand, usageError, parseChoice } from "./base.ts";
+import { RustaneCommand, usageError, parseChoice, parseNumber } from "./base.ts";
 import { RUSTANE_VERSION } from "./version.ts";
-
-function num(option: string, value: string | undefined, fallback: number, o: { int?: boolean; min?: number; max?: number } = {}): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw usageError(`${option}: must be a number (got "${value}")`);
-  if (o.int && !Number.isInteger(n)) throw usageError(`${option}: must be an integer (got "${value}")`);
-  if (o.min !== undefined && n < o.min) throw usageError(`${option}: must be >= ${o.min} (got ${value})`);
-  if (o.max !== undefined && n > o.max) throw usageError(`${option}: must be <= ${o.max} (got ${value})`);
-  return n;
-}
 
 export class TrainCommand extends RustaneCommand {
   static paths = [["train"]];
@@ -76,8 +66,8 @@ export class TrainCommand extends RustaneCommand {
     if (this.model && (resume || init) && loadModelConfig(this.model).name !== model.name)
       throw usageError(`--model ${this.model} differs from the checkpoint's model ${model.name}`);
     const numerics = parseChoice("--numerics", this.numerics, ["fp16", "fp32"] as const) ?? "fp16";
-    const seq = num("--seq", this.seq, model.train_seq ?? Math.min(256, model.max_seq_len), { int: true, min: 1, max: model.max_seq_len });
-    if (this.threads) setThreads(num("--threads", this.threads, 0, { int: true, min: 1, max: 1024 }));
+    const seq = parseNumber("--seq", this.seq, model.train_seq ?? Math.min(256, model.max_seq_len), { int: true, min: 1, max: model.max_seq_len });
+    if (this.threads) setThreads(parseNumber("--threads", this.threads, 0, { int: true, min: 1, max: 1024 }));
 
     let tokenizer: Tokenizer | null = null;
     let source: DataSource;
@@ -94,14 +84,14 @@ export class TrainCommand extends RustaneCommand {
       source = loadText(dataPath, tokenizer);
       if (defaultData) source = { ...source, description: `${BUILTIN_CORPUS_NAME}: ${source.tokens.length.toLocaleString("en-US")} byte tokens` };
     }
-    const valFraction = num("--val-fraction", this.valFraction, 0.1, { min: 0, max: 0.5 });
+    const valFraction = parseNumber("--val-fraction", this.valFraction, 0.1, { min: 0, max: 0.5 });
     const data = new Dataset(source, model.vocab_size, seq, valFraction);
     if (resume?.vocabIds && resume.vocabIds.join(",") !== data.vocabIds.join(","))
       throw usageError(`--resume: the data's vocabulary (${data.vocabIds.length} ids) differs from the checkpoint's (${resume.vocabIds.length}): resume with the same data`);
     const bytesPerToken = source.bytes !== null ? source.bytes / source.tokens.length : null;
 
-    const lr = num("--lr", this.lr, 1e-3, { min: 0 });
-    const steps = num("--steps", this.steps, 600, { int: true, min: 1 });
+    const lr = parseNumber("--lr", this.lr, 1e-3, { min: 0 });
+    const steps = parseNumber("--steps", this.steps, 600, { int: true, min: 1 });
     const stamp = new Date().toISOString().replace(/[:T]/g, "-").slice(0, 19);
     const runDir = this.out ?? (resume && this.resume ? join(this.resume, "..") : join("runs", `${model.name}-${stamp}`));
     if (!resume && this.out && existsSync(join(this.out, "latest.safetensors")))
@@ -110,18 +100,18 @@ export class TrainCommand extends RustaneCommand {
     using backend = openBackend(this.backend ?? "auto");
     const result = await train({
       backend, model, numerics, chip: this.chip, seq,
-      microBatches: num("--accum", this.accum, 1, { int: true, min: 1 }),
-      steps, lr, minLr: num("--min-lr", this.minLr, lr / 10, { min: 0 }), warmup: num("--warmup", this.warmup, 30, { int: true, min: 0 }),
-      weightDecay: num("--weight-decay", this.weightDecay, 0.1, { min: 0 }), beta1: 0.9, beta2: 0.95, eps: 1e-8,
-      clip: num("--clip", this.clip, 1.0, { min: 0 }),
-      actClip: num("--act-clip", this.actClip, 0, { min: 0, max: 65504 }),
-      lossScale: num("--loss-scale", this.lossScale, 256, { min: 1 }),
+      microBatches: parseNumber("--accum", this.accum, 1, { int: true, min: 1 }),
+      steps, lr, minLr: parseNumber("--min-lr", this.minLr, lr / 10, { min: 0 }), warmup: parseNumber("--warmup", this.warmup, 30, { int: true, min: 0 }),
+      weightDecay: parseNumber("--weight-decay", this.weightDecay, 0.1, { min: 0 }), beta1: 0.9, beta2: 0.95, eps: 1e-8,
+      clip: parseNumber("--clip", this.clip, 1.0, { min: 0 }),
+      actClip: parseNumber("--act-clip", this.actClip, 0, { min: 0, max: 65504 }),
+      lossScale: parseNumber("--loss-scale", this.lossScale, 256, { min: 1 }),
       lossScaleMode: parseChoice("--loss-scale-mode", this.lossScaleMode, ["static", "dynamic"] as const) ?? "static",
-      valEvery: num("--val-every", this.valEvery, 100, { int: true, min: 0 }),
-      valWindows: num("--val-windows", this.valWindows, 16, { int: true, min: 1 }),
-      ckptEvery: num("--ckpt-every", this.ckptEvery, 100, { int: true, min: 0 }),
-      logEvery: num("--log-every", this.logEvery, 10, { int: true, min: 1 }),
-      seed: num("--seed", this.seed, 1, { int: true, min: 0 }),
+      valEvery: parseNumber("--val-every", this.valEvery, 100, { int: true, min: 0 }),
+      valWindows: parseNumber("--val-windows", this.valWindows, 16, { int: true, min: 1 }),
+      ckptEvery: parseNumber("--ckpt-every", this.ckptEvery, 100, { int: true, min: 0 }),
+      logEvery: parseNumber("--log-every", this.logEvery, 10, { int: true, min: 1 }),
+      seed: parseNumber("--seed", this.seed, 1, { int: true, min: 0 }),
       runDir, telemetryStderr: this.telemetry, progress: !this.quiet, quiet: this.quiet,
       data, dataBytesPerToken: bytesPerToken, tokenizer, version: RUSTANE_VERSION, resume, init,
     });
