@@ -21,7 +21,18 @@ export const PerfStatsParams = v.object({
 export type PerfStatsParams = v.InferOutput<typeof PerfStatsParams>;
 export const PERF_STATS_DEFAULTS = { evals: "20", channels: "256", spatial: "64" };
 
-const KNOWN_KEYS = new Set(["objects"]);
+const KNOWN_KEYS = new Set(["objects", "measurement"]);
+const MEASUREMENT_KEYS = ["program", "evals", "stats_attached", "hw_ns", "mask_set", "mask", "mask_read_back",
+  "hw_ns_with_mask", "hw_time_nonzero", "error"] as const;
+
+/** The ane backend's measurement object, every expected key present (null when it gave none). */
+function deviceMeasurement(body: Record<string, unknown>): PerfStatsResults["device_measurement"] {
+  const m = body["measurement"];
+  if (!m || typeof m !== "object") return null;
+  const rec = m as Record<string, unknown>, out: Record<string, unknown> = {};
+  for (const k of MEASUREMENT_KEYS) out[k] = rec[k] ?? null;
+  return out as PerfStatsResults["device_measurement"];
+}
 
 export const perfStats: ProbeDefinition<PerfStatsParams, PerfStatsResults> = {
   name: "perf-stats",
@@ -61,7 +72,8 @@ export const perfStats: ProbeDefinition<PerfStatsParams, PerfStatsResults> = {
     if (!answer.applicable) notes.push(`stats objects not applicable: ${answer.reason ?? "no reason given"}`);
     if (ignored.length > 0) notes.push(`libane's answer had keys this probe does not know: ${ignored.join(", ")}`);
     return {
-      results: { applicable: answer.applicable, reason: answer.reason, objects, ignored_keys: ignored, hw_time: hwTime },
+      results: { applicable: answer.applicable, reason: answer.reason, objects, ignored_keys: ignored,
+        device_measurement: deviceMeasurement(answer.body), hw_time: hwTime },
       verdict: parts.join("; "),
       notes,
     };

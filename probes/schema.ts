@@ -180,6 +180,14 @@ const PerfStatsResultsSchema = v.strictObject({
   reason: v.nullable(v.string()),          // why not, when not applicable
   objects: v.array(PerfObjectSchema),       // empty when not applicable
   ignored_keys: v.array(v.string()),        // keys of libane's answer this probe does not know
+  // libane's own experiment on the device (docs/ane-backend.md "perf-stats"): hardware time with
+  // stats attached, before and after setPerfStatsMask; null where the backend does not run it
+  device_measurement: v.nullable(v.strictObject({
+    program: v.nullable(v.string()), evals: v.nullable(v.number()), stats_attached: v.nullable(v.boolean()),
+    hw_ns: v.nullable(v.number()), mask_set: v.nullable(v.boolean()), mask: v.nullable(v.number()),
+    mask_read_back: v.nullable(v.number()), hw_ns_with_mask: v.nullable(v.number()),
+    hw_time_nonzero: v.nullable(v.boolean()), error: v.nullable(v.string()),
+  })),
   hw_time: v.strictObject({                 // measured here: evals of one small conv
     evals: positiveInt,
     with_hw_time: nonNegativeInt,           // evals whose timing carried a device time > 0

@@ -72,6 +72,8 @@ function deviceSet() {
     envelope("perf-stats", {
       applicable: true, reason: null, ignored_keys: [],
       objects: [{ name: "_ANEPerformanceStats", exists: true, fields: [{ name: "hwExecutionTime", exists: true }] }],
+      device_measurement: { program: "conv 256x256, 64 wide", evals: 3, stats_attached: true, hw_ns: 0, mask_set: true,
+        mask: 4294967295, mask_read_back: 4294967295, hw_ns_with_mask: 21000, hw_time_nonzero: true, error: null },
       hw_time: { evals: 10, with_hw_time: 10, hw_ms: stats(0.02), wall_ms: stats(0.07) },
     }),
   ];
