@@ -366,6 +366,30 @@ ANE_API ane_status ane_adamw(float *p, const float *g, float *m, float *v, uint6
                              float beta1, float beta2, float eps, float weight_decay,
                              uint32_t step, float grad_scale);
 
+/* Weight staging (after every optimizer step): each fp32 matrix W [rows, cols] (row stride
+ * src_stride_bytes) is written to up to ANE_STAGE_MAX_DST blocks of locked surfaces, each
+ * natural (dst[r, c] = W[r, c], a [rows, cols] block) or transposed (dst[c, r] = W[r, c], a
+ * [cols, rows] block), fp32 or fp16 (rounded as ane_copy_2d does). W is read once for all its
+ * destinations, and all the matrices of a call are one job for the worker threads, so one call
+ * can stage a whole model. Destinations must not overlap each other or any source. Every field
+ * is fixed-size for FFI callers: ane_stage_weight is 40 + 4 * 24 = 136 bytes, no padding. */
+#define ANE_STAGE_MAX_DST 4u
+typedef struct ane_stage_dst {
+    void *base;                /* the block's first element */
+    uint64_t stride_bytes;     /* bytes between the block's rows */
+    uint32_t dtype;            /* ANE_DTYPE_FP32 or ANE_DTYPE_FP16 */
+    uint32_t transpose;        /* 0: natural, 1: transposed */
+} ane_stage_dst;
+typedef struct ane_stage_weight {
+    const float *src;
+    uint64_t src_stride_bytes;
+    uint64_t rows, cols;
+    uint32_t n_dst;            /* destinations used, 0..ANE_STAGE_MAX_DST */
+    uint32_t reserved;         /* 0 */
+    ane_stage_dst dst[ANE_STAGE_MAX_DST];
+} ane_stage_weight;
+ANE_API ane_status ane_stage_weights(const ane_stage_weight *weights, uint64_t count);
+
 /* ---------------------------------------------------------------- backend queries (probes)
  *
  * What a backend can tell about the device beyond ane_backend_info_json, for `rustane probe`.

@@ -43,6 +43,48 @@ export function stageBlock(surface: Surface, io: IoDesc, channel: number, offset
   }
 }
 
+/** A block of a locked surface (base from Surface.lock) laid out as `io`, starting at channel
+ *  `channel` and spatial offset `offset`: a matrix lands there natural ([rows, cols]) or
+ *  transposed ([cols, rows]). */
+export interface StageDest { base: number; io: IoDesc; channel: number; offset: number; transpose: boolean }
+/** A dense fp32 matrix src [rows, cols] (row stride srcStride elements, default cols) and the
+ *  blocks it is written to. */
+export interface StageMatrix { src: Float32Array; rows: number; cols: number; srcStride?: number; dsts: StageDest[] }
+
+// ane_stage_weight: src, src_stride_bytes, rows, cols (u64), n_dst, reserved (u32), then
+// ANE_STAGE_MAX_DST ane_stage_dst: base, stride_bytes (u64), dtype, transpose (u32).
+const STAGE_MAX_DST = 4, STAGE_DST_BYTES = 24, STAGE_WEIGHT_BYTES = 40 + STAGE_MAX_DST * STAGE_DST_BYTES;
+
+/** Write every matrix to all of its blocks in one libane call (ane_stage_weights): each matrix is
+ *  read once, and the whole list is one job for libane's threads. Converts to each io's dtype. */
+export function stageWeights(mats: StageMatrix[]): void {
+  if (mats.length === 0) return;
+  const table = new DataView(new ArrayBuffer(mats.length * STAGE_WEIGHT_BYTES));
+  mats.forEach((m, i) => {
+    const stride = m.srcStride ?? m.cols;
+    if (m.dsts.length > STAGE_MAX_DST) throw new RangeError(`stageWeights: ${m.dsts.length} destinations for one matrix; at most ${STAGE_MAX_DST}`);
+    need("stageWeights", m.src, (m.rows - 1) * stride + m.cols);
+    const at = i * STAGE_WEIGHT_BYTES;
+    table.setBigUint64(at, BigInt(ptr(m.src)), true);
+    table.setBigUint64(at + 8, BigInt(stride * 4), true);
+    table.setBigUint64(at + 16, BigInt(m.rows), true);
+    table.setBigUint64(at + 24, BigInt(m.cols), true);
+    table.setUint32(at + 32, m.dsts.length, true);
+    m.dsts.forEach((d, k) => {
+      const { io } = d, C = io.shape[1], W = io.shape[io.shape.length - 1];
+      const rows = d.transpose ? m.cols : m.rows, cols = d.transpose ? m.rows : m.cols;
+      if (d.channel + rows > C || d.offset + cols > W)
+        throw new RangeError(`stageWeights: block [${d.channel}+${rows}, ${d.offset}+${cols}] outside ${io.name} [${C}, ${W}]`);
+      const dt = at + 40 + k * STAGE_DST_BYTES;
+      table.setBigUint64(dt, BigInt(d.base + d.channel * io.rowStrideBytes + d.offset * DTYPE_BYTES[io.dtype]), true);
+      table.setBigUint64(dt + 8, BigInt(io.rowStrideBytes), true);
+      table.setUint32(dt + 16, DTYPE_CODES[io.dtype], true);
+      table.setUint32(dt + 20, d.transpose ? 1 : 0, true);
+    });
+  });
+  check(lib().ane_stage_weights(ptr(table), mats.length), `staging ${mats.length} weight matrices`);
+}
+
 /** Read channels [channel, channel+rows) x spatial [offset, offset+cols) of a surface laid out as io
  *  into a dense fp32 dst [rows, cols]. */
 export function readBlock(surface: Surface, io: IoDesc, channel: number, offset: number, dst: Float32Array,

@@ -21,7 +21,7 @@ import type { Backend } from "../ffi/index.ts";
 import * as ops from "../ffi/train-ops.ts";
 import * as gops from "../ffi/gpt-ops.ts";
 import { buildGptKernels, GPT_KERNEL_NAMES, type GptKernelName } from "../kernels/gpt.ts";
-import { KernelSet, kernelDialect, type StepTimings } from "./kernel-set.ts";
+import { KernelSet, kernelDialect, type StepTimings, type WeightCopy } from "./kernel-set.ts";
 import { dims, type ModelConfig } from "../model/config.ts";
 import { view, type ParamLayout } from "../model/params.ts";
 import { gptBlockPrefix, gptClassifierName, GPT_WPE, GPT_WTE } from "../model/gpt.ts";
@@ -85,26 +85,28 @@ export class GptPipeline implements Disposable {
 
   private w(name: string, arena: Float32Array): Float32Array { return view(this.layout, arena, name); }
 
-  /** Stage every weight and bias into the per-layer input surfaces (after init and each optimizer step). */
+  /** Stage every weight and bias into the per-layer input surfaces (after init and each optimizer
+   *  step): one libane call for the whole model, each matrix read once for all its copies. */
   stageWeights(params: Float32Array): void {
-    const D = this.cfg.dim;
+    const { D, F } = dims(this.cfg), copies: WeightCopy<GptKernelName>[] = [];
     for (let l = 0; l < this.cfg.n_layers; l++) {
-      const p = gptBlockPrefix(l), key = (n: GptKernelName) => `${n}/${l}`;
-      const W = (n: string) => this.w(p + n, params);
+      const p = gptBlockPrefix(l), W = (n: string) => this.w(p + n, params);
+      const at = (name: GptKernelName, segment: string, o: { transpose?: boolean; channel?: number } = {}) => ({ name, key: `${name}/${l}`, segment, ...o });
       const wqkv = W("attn.c_attn.weight"), bqkv = W("attn.c_attn.bias");
-      ["wq_t", "wk_t", "wv_t"].forEach((seg, i) => this.k.stage("attn_fwd", key("attn_fwd"), seg, wqkv.subarray(i * D * D, (i + 1) * D * D), true));
-      ["bq", "bk", "bv"].forEach((b, i) => this.k.stageBias("attn_fwd", key("attn_fwd"), b, bqkv.subarray(i * D, (i + 1) * D)));
-      this.k.stage("wo_fwd", key("wo_fwd"), "wo_t", W("attn.c_proj.weight"), true);
-      this.k.stageBias("wo_fwd", key("wo_fwd"), "bo", W("attn.c_proj.bias"));
-      this.k.stage("ffn_fwd", key("ffn_fwd"), "w1_t", W("mlp.c_fc.weight"), true);
-      this.k.stage("ffn_fwd", key("ffn_fwd"), "w2", W("mlp.c_proj.weight"));
-      this.k.stageBias("ffn_fwd", key("ffn_fwd"), "b1", W("mlp.c_fc.bias"));
-      this.k.stageBias("ffn_fwd", key("ffn_fwd"), "b2", W("mlp.c_proj.bias"));
-      this.k.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "w2", W("mlp.c_proj.weight"));
-      this.k.stage("ffn_bwd_w1t", key("ffn_bwd_w1t"), "w1", W("mlp.c_fc.weight"));
-      this.k.stage("wo_bwd", key("wo_bwd"), "wo", W("attn.c_proj.weight"));
-      this.k.stage("qkv_bwd", key("qkv_bwd"), "wqkv", wqkv);
+      // c_attn [3D, D]: each third transposed for the forward, all of it natural for qkv_bwd
+      ["wq_t", "wk_t", "wv_t"].forEach((seg, i) => copies.push(this.k.segments(wqkv.subarray(i * D * D, (i + 1) * D * D), D, D,
+        at("attn_fwd", seg, { transpose: true }), at("qkv_bwd", "wqkv", { channel: i * D }))));
+      ["bq", "bk", "bv"].forEach((b, i) => copies.push(this.k.bias("attn_fwd", `attn_fwd/${l}`, b, bqkv.subarray(i * D, (i + 1) * D))));
+      copies.push(
+        this.k.segments(W("attn.c_proj.weight"), D, D, at("wo_fwd", "wo_t", { transpose: true }), at("wo_bwd", "wo")),
+        this.k.bias("wo_fwd", `wo_fwd/${l}`, "bo", W("attn.c_proj.bias")),
+        this.k.segments(W("mlp.c_fc.weight"), F, D, at("ffn_fwd", "w1_t", { transpose: true }), at("ffn_bwd_w1t", "w1")),
+        this.k.segments(W("mlp.c_proj.weight"), D, F, at("ffn_fwd", "w2"), at("ffn_bwd_w2t", "w2")),
+        this.k.bias("ffn_fwd", `ffn_fwd/${l}`, "b1", W("mlp.c_fc.bias")),
+        this.k.bias("ffn_fwd", `ffn_fwd/${l}`, "b2", W("mlp.c_proj.bias")),
+      );
     }
+    this.k.stageWeights(copies);
     const cls = this.w(gptClassifierName(this.cfg), params);
     this.k.host("classifier_gather", () => ops.gatherRows(cls, D, this.ids, this.Ec));
   }

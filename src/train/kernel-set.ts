@@ -13,6 +13,15 @@ import type { PackedKernel, Segment } from "../kernels/packed.ts";
 
 export interface StepTimings { kernelMs: Record<string, number>; hostMs: Record<string, number>; dwWaitMs: number; stageMs: number }
 
+/** A matrix src [rows, cols] (row stride srcStride, default cols) and the blocks of kernel input
+ *  surfaces it goes to: at channel `channel`, spatial offset `offset` of the kernel's input under
+ *  `key`, natural ([rows, cols]) or transposed ([cols, rows]). Built by KernelSet.segments,
+ *  column and bias; written by KernelSet.stageWeights. */
+export interface WeightCopy<Name extends string> {
+  src: Float32Array; rows: number; cols: number; srcStride?: number;
+  to: { name: Name; key: string; channel: number; offset: number; transpose: boolean }[];
+}
+
 export function emptyTimings(): StepTimings { return { kernelMs: {}, hostMs: {}, dwWaitMs: 0, stageMs: 0 }; }
 
 /** The MIL dialect to build kernels in: the one the chip's compiler takes (program(1.0)/ios16 on M1/M2). */
@@ -63,34 +72,66 @@ export class KernelSet<Name extends string> implements Disposable {
     return s;
   }
 
-  /** Copy src into a whole segment: dense [channels, width], or, transposed, src [width, channels]. */
-  stage(name: Name, key: string, segment: string, src: Float32Array, transpose = false): void {
+  /** Copy src [channels, width] into a whole segment (activations; weights go through stageWeights). */
+  stage(name: Name, key: string, segment: string, src: Float32Array): void {
     const s = this.segment(name, segment);
-    this.stageAt(name, key, s.channel, s.offset, src, s.channels, s.width, transpose);
-  }
-
-  /** Copy a vector of `rows` values into column `column` of a segment (one value per channel). */
-  stageColumn(name: Name, key: string, segment: string, column: number, src: Float32Array, rows: number): void {
-    const s = this.segment(name, segment), k = this.kernels[name];
     const t0 = performance.now();
-    ops.stageBlock(this.inputs.get(key)!, k.input, s.channel, s.offset + column, src, rows, 1, { srcStride: 1 });
+    ops.stageBlock(this.inputs.get(key)!, this.kernels[name].input, s.channel, s.offset, src, s.channels, s.width);
     this.timings.stageMs += performance.now() - t0;
   }
 
-  /** Copy a bias into its columns of the kernel's "bias" segment, as a [C, k] block (zero padded). */
-  stageBias(name: Name, key: string, bias: string, src: Float32Array): void {
+  /** A matrix src [rows, cols] into each of the segments `to` (for stageWeights): natural (the
+   *  segment's channels [channel, channel + rows) hold src's rows) or transposed (its channels
+   *  [channel, channel + cols) hold src's columns). `channel` defaults to 0, and then the matrix
+   *  must fill the segment; either way its other side must equal the segment's width. */
+  segments(src: Float32Array, rows: number, cols: number,
+           ...to: { name: Name; key: string; segment: string; transpose?: boolean; channel?: number }[]): WeightCopy<Name> {
+    return {
+      src, rows, cols,
+      to: to.map(({ name, key, segment, transpose = false, channel }) => {
+        const s = this.segment(name, segment), n = transpose ? cols : rows, width = transpose ? rows : cols;
+        const fits = channel === undefined ? n === s.channels : channel >= 0 && channel + n <= s.channels;
+        if (!fits || width !== s.width)
+          throw new Error(`${name}.${segment} [${s.channels}, ${s.width}] cannot hold a [${rows}, ${cols}] matrix ${transpose ? "transposed" : "natural"}` +
+            (channel === undefined ? "" : ` from channel ${channel}`));
+        return { name, key, channel: s.channel + (channel ?? 0), offset: s.offset, transpose };
+      }),
+    };
+  }
+
+  /** A vector of `rows` values into column `column` of a segment (one value per channel). For stageWeights. */
+  column(name: Name, key: string, segment: string, column: number, src: Float32Array, rows: number): WeightCopy<Name> {
+    const s = this.segment(name, segment);
+    return { src, rows, cols: 1, srcStride: 1, to: [{ name, key, channel: s.channel, offset: s.offset + column, transpose: false }] };
+  }
+
+  /** A bias into its columns of the kernel's "bias" segment, as a [C, k] block (zero padded). For stageWeights. */
+  bias(name: Name, key: string, bias: string, src: Float32Array): WeightCopy<Name> {
     const k = this.kernels[name], s = this.segment(name, "bias"), bi = k.spec.biases.get(bias);
     if (!bi) throw new Error(`kernel ${name} has no bias ${bias}`);
     const C = k.spec.channels, cols = Math.ceil(bi.length / C);
     let block = src;
     if (C * cols !== bi.length) { block = new Float32Array(C * cols); block.set(src.subarray(0, bi.length)); }
-    this.stageAt(name, key, 0, s.offset + bi.column, block, C, cols, false);
+    return { src: block, rows: C, cols, to: [{ name, key, channel: 0, offset: s.offset + bi.column, transpose: false }] };
   }
 
-  private stageAt(name: Name, key: string, channel: number, offset: number, src: Float32Array, rows: number, cols: number,
-                  transpose: boolean): void {
+  /**
+   * Write weights into the per-key input surfaces in one libane call (ane_stage_weights): each
+   * source is read once for all its destinations, and all of them, every layer's, are one job
+   * for libane's threads. Each surface involved is locked once around the call.
+   */
+  stageWeights(copies: WeightCopy<Name>[]): void {
     const t0 = performance.now();
-    ops.stageBlock(this.inputs.get(key)!, this.kernels[name].input, channel, offset, src, rows, cols, { transpose });
+    const bases = new Map<string, number>();
+    try {
+      for (const c of copies) for (const d of c.to) if (!bases.has(d.key)) bases.set(d.key, this.inputs.get(d.key)!.lock(false));
+      ops.stageWeights(copies.map((c) => ({
+        src: c.src, rows: c.rows, cols: c.cols, srcStride: c.srcStride,
+        dsts: c.to.map((d) => ({ base: bases.get(d.key)!, io: this.kernels[d.name].input, channel: d.channel, offset: d.offset, transpose: d.transpose })),
+      })));
+    } finally {
+      for (const key of bases.keys()) this.inputs.get(key)!.unlock();
+    }
     this.timings.stageMs += performance.now() - t0;
   }
 

@@ -14,7 +14,7 @@
 import type { Backend } from "../ffi/index.ts";
 import * as ops from "../ffi/train-ops.ts";
 import { buildTransformerKernels, KERNEL_NAMES, type KernelName } from "../kernels/transformer.ts";
-import { KernelSet, kernelDialect, type StepTimings } from "./kernel-set.ts";
+import { KernelSet, kernelDialect, type StepTimings, type WeightCopy } from "./kernel-set.ts";
 import { dims, type ModelConfig } from "../model/config.ts";
 import { layerPrefix, view, type ParamLayout } from "../model/params.ts";
 
@@ -117,32 +117,30 @@ export class TransformerPipeline implements Disposable {
     else this.k.host("dW", () => ops.sgemm(0, 1, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
   }
 
-  /** Stage every weight into the per-layer input surfaces (after init and after each optimizer step). */
+  /** Stage every weight into the per-layer input surfaces (after init and after each optimizer
+   *  step): one libane call for the whole model, each matrix read once for all its copies. */
   stageWeights(params: Float32Array): void {
-    const c = this.cfg;
+    const c = this.cfg, { D, Q, KV, F } = dims(c), copies: WeightCopy<KernelName>[] = [];
     for (let l = 0; l < c.n_layers; l++) {
-      const p = layerPrefix(l), key = (n: KernelName) => `${n}/${l}`;
-      const W = (n: string) => this.w(p + n, params);
-      this.k.stage("attn_fwd", key("attn_fwd"), "wq_t", W("self_attn.q_proj.weight"), true);
-      this.k.stage("attn_fwd", key("attn_fwd"), "wk_t", W("self_attn.k_proj.weight"), true);
-      this.k.stage("attn_fwd", key("attn_fwd"), "wv_t", W("self_attn.v_proj.weight"), true);
+      const p = layerPrefix(l), W = (n: string) => this.w(p + n, params);
+      // Wᵀ for a forward kernel, W itself for a backward one (none with forwardOnly)
+      const fwd = (name: KernelName, segment: string, transpose = true) => ({ name, key: `${name}/${l}`, segment, transpose });
+      const bwd = (name: KernelName, segment: string) => (this.forwardOnly ? [] : [{ name, key: `${name}/${l}`, segment }]);
+      copies.push(
+        this.k.segments(W("self_attn.q_proj.weight"), Q, D, fwd("attn_fwd", "wq_t"), ...bwd("qkv_bwd", "wq")),
+        this.k.segments(W("self_attn.k_proj.weight"), KV, D, fwd("attn_fwd", "wk_t"), ...bwd("qkv_bwd", "wk")),
+        this.k.segments(W("self_attn.v_proj.weight"), KV, D, fwd("attn_fwd", "wv_t"), ...bwd("qkv_bwd", "wv")),
+        this.k.segments(W("self_attn.o_proj.weight"), D, Q, fwd("wo_fwd", "wo_t"), ...bwd("wo_bwd", "wo")),
+        this.k.segments(W("mlp.gate_proj.weight"), F, D, fwd("ffn_fwd", "w1_t"), ...bwd("ffn_bwd_w13t", "w1")),
+        this.k.segments(W("mlp.up_proj.weight"), F, D, fwd("ffn_fwd", "w3_t"), ...bwd("ffn_bwd_w13t", "w3")),
+        this.k.segments(W("mlp.down_proj.weight"), D, F, fwd("ffn_fwd", "w2", false), ...bwd("ffn_bwd_w2t", "w2")),
+      );
       if (c.qk_norm) {
-        this.k.stageColumn("attn_fwd", key("attn_fwd"), "qk_norm", 0, W("self_attn.q_norm.weight"), c.head_dim);
-        this.k.stageColumn("attn_fwd", key("attn_fwd"), "qk_norm", 1, W("self_attn.k_norm.weight"), c.head_dim);
+        copies.push(this.k.column("attn_fwd", `attn_fwd/${l}`, "qk_norm", 0, W("self_attn.q_norm.weight"), c.head_dim),
+                    this.k.column("attn_fwd", `attn_fwd/${l}`, "qk_norm", 1, W("self_attn.k_norm.weight"), c.head_dim));
       }
-      this.k.stage("wo_fwd", key("wo_fwd"), "wo_t", W("self_attn.o_proj.weight"), true);
-      this.k.stage("ffn_fwd", key("ffn_fwd"), "w1_t", W("mlp.gate_proj.weight"), true);
-      this.k.stage("ffn_fwd", key("ffn_fwd"), "w3_t", W("mlp.up_proj.weight"), true);
-      this.k.stage("ffn_fwd", key("ffn_fwd"), "w2", W("mlp.down_proj.weight"));
-      if (this.forwardOnly) continue;
-      this.k.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "w2", W("mlp.down_proj.weight"));
-      this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "w1", W("mlp.gate_proj.weight"));
-      this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "w3", W("mlp.up_proj.weight"));
-      this.k.stage("wo_bwd", key("wo_bwd"), "wo", W("self_attn.o_proj.weight"));
-      this.k.stage("qkv_bwd", key("qkv_bwd"), "wq", W("self_attn.q_proj.weight"));
-      this.k.stage("qkv_bwd", key("qkv_bwd"), "wk", W("self_attn.k_proj.weight"));
-      this.k.stage("qkv_bwd", key("qkv_bwd"), "wv", W("self_attn.v_proj.weight"));
     }
+    this.k.stageWeights(copies);
     // The classifier's compact table follows the embedding (tied) or lm_head.
     const cls = this.w(this.cfg.tied_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", params);
     if (this.compacted) this.k.host("classifier_gather", () => ops.gatherRows(cls, this.cfg.dim, this.ids, this.Ec));

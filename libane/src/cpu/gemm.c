@@ -16,8 +16,11 @@
 #include "gemm.h"
 #include <stdatomic.h>
 
-#define KC 384          /* depth of a block: a 384 x nr B panel is about L1-sized (48 KiB at nr = 32) */
-#define MC_PANELS 16    /* A panels per task block (12x256x16 floats = 192 KiB for AVX-512) */
+/* Block sizes, tuned on the training shapes (K = 256 weight gradients, 768/2048-wide
+ * projections, the 32000-row classifier) with 2 threads on AVX-512: */
+#define KC 256          /* depth of a block: a 256 x 32 B panel (32 KiB) stays in a 48 KiB L1 */
+#define MC_PANELS 8     /* A panels per task (12 x 256 x 8 floats = 96 KiB, in L2); small
+                         * enough that 768 rows make 8 tasks, which balance over 2 threads */
 #define NC 4096         /* columns of B packed at once */
 
 enum { PANEL_EMPTY, PANEL_PACKING, PANEL_READY };
@@ -63,6 +66,10 @@ static void pack_b(gemm_ctx *x, int64_t begin, int64_t end)
         if (g->b_rs == 1 && g->b_cs != 1) {
             /* B is a transposed view (column j contiguous in memory): read each column
              * as one contiguous run, write it down the panel at stride nr. */
+            if (x->kern->pack_transposed) {
+                x->kern->pack_transposed(x->kc, cols, nr, g->b + x->pc + j0 * g->b_cs, g->b_cs, dst);
+                continue;
+            }
             for (int64_t j = 0; j < cols; j++) {
                 const float *src = g->b + x->pc + (j0 + j) * g->b_cs;
                 for (int64_t p = 0; p < x->kc; p++) dst[p * nr + j] = src[p];
@@ -100,6 +107,8 @@ static void pack_a(const gemm_ctx *x, int64_t i0, int64_t rows, float *dst)
                 for (int64_t r = 0; r < r_valid; r++) d[p * mr + r] = s[r];
                 for (int64_t r = r_valid; r < mr; r++) d[p * mr + r] = 0.0f;
             }
+        } else if (g->a_cs == 1 && x->kern->pack_transposed) {   /* A row-major */
+            x->kern->pack_transposed(x->kc, r_valid, mr, src, g->a_rs, d);
         } else if (g->a_cs == 1) {          /* A row-major: read each row as one run */
             for (int64_t r = 0; r < r_valid; r++) {
                 const float *s = src + r * g->a_rs;

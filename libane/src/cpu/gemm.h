@@ -17,6 +17,11 @@ typedef struct cpu_gemm_kernel {
     int mr, nr;
     void (*run)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                 int accumulate);
+    /* Packs an operand whose k runs are contiguous (row-major A, transposed B), or NULL for
+     * the driver's scalar loop: dst[p*width + r] = src[r*ld + p] for r < rows, p < kc, and
+     * 0 for rows <= r < width. */
+    void (*pack_transposed)(int64_t kc, int64_t rows, int width, const float *src, int64_t ld,
+                            float *dst);
 } cpu_gemm_kernel;
 
 /* The fastest kernel this CPU runs. */

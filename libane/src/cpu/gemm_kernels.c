@@ -30,9 +30,54 @@ static void kernel_generic(int64_t kc, const float *a, const float *b, float *c,
         for (int j = 0; j < GEN_NR; j++)
             c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + acc[i][j];
 }
-static const cpu_gemm_kernel k_generic = { "generic", GEN_MR, GEN_NR, kernel_generic };
+static const cpu_gemm_kernel k_generic = { "generic", GEN_MR, GEN_NR, kernel_generic, NULL };
 
 #if defined(__x86_64__)
+/* ------------------------------------------------------------------ transposing pack (AVX) */
+/* dst[p*width + r] = src[r*ld + p]: 8 rows x 8 k at a time are loaded as 8 contiguous
+ * vectors and transposed in registers (unpack, shuffle, swap 128-bit halves), so both the
+ * reads and the writes are whole vectors; the scalar loop it replaces wrote one float per
+ * store at a stride of width floats. */
+__attribute__((target("avx2,fma")))
+static void pack_transposed_avx(int64_t kc, int64_t rows, int width, const float *src, int64_t ld,
+                                float *dst)
+{
+    int64_t r0 = 0;
+    for (; r0 + 8 <= rows; r0 += 8) {
+        const float *s = src + r0 * ld;
+        int64_t p0 = 0;
+        for (; p0 + 8 <= kc; p0 += 8) {
+            __m256 x0 = _mm256_loadu_ps(s + 0 * ld + p0), x1 = _mm256_loadu_ps(s + 1 * ld + p0);
+            __m256 x2 = _mm256_loadu_ps(s + 2 * ld + p0), x3 = _mm256_loadu_ps(s + 3 * ld + p0);
+            __m256 x4 = _mm256_loadu_ps(s + 4 * ld + p0), x5 = _mm256_loadu_ps(s + 5 * ld + p0);
+            __m256 x6 = _mm256_loadu_ps(s + 6 * ld + p0), x7 = _mm256_loadu_ps(s + 7 * ld + p0);
+            __m256 t0 = _mm256_unpacklo_ps(x0, x1), t1 = _mm256_unpackhi_ps(x0, x1);
+            __m256 t2 = _mm256_unpacklo_ps(x2, x3), t3 = _mm256_unpackhi_ps(x2, x3);
+            __m256 t4 = _mm256_unpacklo_ps(x4, x5), t5 = _mm256_unpackhi_ps(x4, x5);
+            __m256 t6 = _mm256_unpacklo_ps(x6, x7), t7 = _mm256_unpackhi_ps(x6, x7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *d = dst + p0 * width + r0;
+            _mm256_storeu_ps(d + 0 * width, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + 1 * width, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * width, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + 3 * width, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * width, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + 5 * width, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * width, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(d + 7 * width, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (; p0 < kc; p0++)
+            for (int64_t r = 0; r < 8; r++) dst[p0 * width + r0 + r] = s[r * ld + p0];
+    }
+    for (int64_t r = r0; r < rows; r++)
+        for (int64_t p = 0; p < kc; p++) dst[p * width + r] = src[r * ld + p];
+    for (int64_t p = 0; p < kc; p++)
+        for (int64_t r = rows; r < width; r++) dst[p * width + r] = 0.0f;
+}
+
 /* ------------------------------------------------------------------ AVX-512 12x32 */
 #define K512_ROW(r)                                                         \
     { __m512 ar = _mm512_set1_ps(a[r]);                                     \
@@ -67,7 +112,7 @@ static void kernel_avx512(int64_t kc, const float *a, const float *b, float *c, 
     K512_STORE(0) K512_STORE(1) K512_STORE(2) K512_STORE(3) K512_STORE(4) K512_STORE(5)
     K512_STORE(6) K512_STORE(7) K512_STORE(8) K512_STORE(9) K512_STORE(10) K512_STORE(11)
 }
-static const cpu_gemm_kernel k_avx512 = { "avx512f", 12, 32, kernel_avx512 };
+static const cpu_gemm_kernel k_avx512 = { "avx512f", 12, 32, kernel_avx512, pack_transposed_avx };
 
 /* ------------------------------------------------------------------ AVX2+FMA 6x16 */
 #define K256_ROW(r)                                                         \
@@ -94,7 +139,7 @@ static void kernel_avx2(int64_t kc, const float *a, const float *b, float *c, in
     }
     K256_STORE(0) K256_STORE(1) K256_STORE(2) K256_STORE(3) K256_STORE(4) K256_STORE(5)
 }
-static const cpu_gemm_kernel k_avx2 = { "avx2+fma", 6, 16, kernel_avx2 };
+static const cpu_gemm_kernel k_avx2 = { "avx2+fma", 6, 16, kernel_avx2, pack_transposed_avx };
 
 static const cpu_gemm_kernel *x86_list[3];
 static int x86_count;
@@ -145,7 +190,7 @@ static void kernel_neon(int64_t kc, const float *a, const float *b, float *c, in
     KNEON_STORE(0) KNEON_STORE(1) KNEON_STORE(2) KNEON_STORE(3)
     KNEON_STORE(4) KNEON_STORE(5) KNEON_STORE(6) KNEON_STORE(7)
 }
-static const cpu_gemm_kernel k_neon = { "neon", 8, 12, kernel_neon };
+static const cpu_gemm_kernel k_neon = { "neon", 8, 12, kernel_neon, NULL };
 
 static const cpu_gemm_kernel *const *available(int *count)
 {

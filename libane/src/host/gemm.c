@@ -52,7 +52,9 @@ static ane_status run_job(const sgemm_job *j)
     g.a = j->A; g.a_rs = j->ta ? 1 : (int64_t)j->lda; g.a_cs = j->ta ? (int64_t)j->lda : 1;
     g.b = j->B; g.b_rs = j->tb ? 1 : (int64_t)j->ldb; g.b_cs = j->tb ? (int64_t)j->ldb : 1;
     /* alpha = 1 writes (beta = 0) or adds (beta = 1) the product straight into C; other
-     * alpha/beta go through a temporary. Both give C = fl(product + beta*C) per element. */
+     * alpha/beta go through a temporary. With K in one k block (K <= 256, the weight
+     * gradients) adding in place is bit-identical to fl(product + C); for longer K the old C
+     * joins the sum after the first block (still one fixed order, whatever the threads). */
     const int direct = j->alpha == 1.0f && (j->beta == 0.0f || j->beta == 1.0f);
     float *tmp = NULL;
     if (direct) { g.c = j->C; g.c_rs = (int64_t)j->ldc; }

@@ -1,14 +1,15 @@
 /* transpose.c — dst[c, r] = src[r, c] with fp32/fp16 conversion, in cache-sized tiles.
  * Stages a row-major weight W [out, in] into a surface as Wᵀ (channel i holds column i).
  *
- * fp32 to fp32 on x86 with AVX goes register to register: 8x8 blocks loaded as 8 rows,
- * transposed with unpack/shuffle/permute and stored as 8 rows, with no trip through a stack
- * buffer (staging every weight each step makes this a hot loop). Everything else takes the
- * portable path: a tile through two small buffers, converting as it goes. */
+ * fp32 to fp32 goes straight from src to dst, a tile at a time (ane_transpose_f32_tile; on x86
+ * with AVX register to register: 8x8 blocks loaded as 8 rows, transposed with
+ * unpack/shuffle/permute and stored as 8 rows, with no trip through a stack buffer). Everything
+ * else takes the portable path: a tile through two small buffers, converting as it goes. */
 #include "../core/platform.h"
 #include "../core/error.h"
 #include "../core/threads.h"
 #include "../core/fp16.h"
+#include "transpose.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -24,9 +25,9 @@ typedef struct {
 } transpose_job;
 
 #if defined(__x86_64__)
-/* d[c * ds + r] = s[r * ss + c] for an 8x8 block (strides in floats). */
-__attribute__((target("avx")))
-static void block8_avx(const float *s, uint64_t ss, float *d, uint64_t ds)
+/* The 8x8 block at s (row stride ss floats), transposed into out[0..7] (out[c] = column c). */
+__attribute__((target("avx"), always_inline))
+static inline void block8_regs(const float *s, uint64_t ss, __m256 out[8])
 {
     __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + ss), r2 = _mm256_loadu_ps(s + 2 * ss);
     __m256 r3 = _mm256_loadu_ps(s + 3 * ss), r4 = _mm256_loadu_ps(s + 4 * ss), r5 = _mm256_loadu_ps(s + 5 * ss);
@@ -41,14 +42,28 @@ static void block8_avx(const float *s, uint64_t ss, float *d, uint64_t ds)
     __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
     __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
     /* low lanes: columns 0-3, high lanes: columns 4-7 */
-    _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(d + ds, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(d + 2 * ds, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(d + 3 * ds, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(d + 4 * ds, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(d + 5 * ds, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_storeu_ps(d + 6 * ds, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_storeu_ps(d + 7 * ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+    out[0] = _mm256_permute2f128_ps(u0, u4, 0x20); out[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    out[2] = _mm256_permute2f128_ps(u2, u6, 0x20); out[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    out[4] = _mm256_permute2f128_ps(u0, u4, 0x31); out[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    out[6] = _mm256_permute2f128_ps(u2, u6, 0x31); out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* d[c * ds + r] = s[r * ss + c] for an 8x8 block (strides in floats). */
+__attribute__((target("avx")))
+static void block8_avx(const float *s, uint64_t ss, float *d, uint64_t ds)
+{
+    __m256 c[8];
+    block8_regs(s, ss, c);
+    for (int i = 0; i < 8; i++) _mm256_storeu_ps(d + i * ds, c[i]);
+}
+
+/* The same with non-temporal stores (d + i * ds 32-byte aligned). */
+__attribute__((target("avx")))
+static void block8_avx_stream(const float *s, uint64_t ss, float *d, uint64_t ds)
+{
+    __m256 c[8];
+    block8_regs(s, ss, c);
+    for (int i = 0; i < 8; i++) _mm256_stream_ps(d + i * ds, c[i]);
 }
 
 static int have_avx(void)
@@ -61,30 +76,53 @@ static int have_avx(void)
     return level;
 }
 
-/* fp32 to fp32, tile by tile: whole 8x8 blocks in registers, the ragged edge element-wise.
- * Strides must be whole floats (checked by the caller). */
-static void transpose_range_f32_avx(void *ctx, int64_t begin, int64_t end)
+#endif
+
+void ane_transpose_f32_tile(const float *s, uint64_t ss, float *d, uint64_t ds, uint64_t rows, uint64_t cols)
+{
+    uint64_t r8 = 0, c8 = 0;
+#if defined(__x86_64__)
+    if (have_avx()) {
+        r8 = rows & ~(uint64_t)7;
+        c8 = cols & ~(uint64_t)7;
+        for (uint64_t r = 0; r < r8; r += 8)
+            for (uint64_t c = 0; c < c8; c += 8) block8_avx(s + r * ss + c, ss, d + c * ds + r, ds);
+    }
+#endif
+    /* the ragged edge (everything, without AVX): columns past c8 of the first r8 rows, then
+     * whole rows past r8 */
+    for (uint64_t r = 0; r < rows; r++)
+        for (uint64_t c = r < r8 ? c8 : 0; c < cols; c++) d[c * ds + r] = s[r * ss + c];
+}
+
+int ane_transpose_f32_tile_stream(const float *s, uint64_t ss, float *d, uint64_t ds, uint64_t rows, uint64_t cols)
+{
+#if defined(__x86_64__)
+    if (!have_avx() || rows % 8 || cols % 8 || ds % 8 || (uintptr_t)d % 32) return 0;
+    /* column blocks outside: the blocks of one column block complete its 8 destination rows'
+     * lines one after another, while they sit in the write-combining buffers */
+    for (uint64_t c = 0; c < cols; c += 8)
+        for (uint64_t r = 0; r < rows; r += 8) block8_avx_stream(s + r * ss + c, ss, d + c * ds + r, ds);
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* fp32 to fp32, tile by tile straight into dst. Strides must be whole floats (checked by the
+ * caller). Consecutive tiles continue the same destination rows. */
+static void transpose_range_f32(void *ctx, int64_t begin, int64_t end)
 {
     const transpose_job *j = ctx;
     uint64_t ss = j->sstride / 4, ds = j->dstride / 4;
-    const float *src = (const float *)j->src;
-    float *dst = (float *)j->dst;
     uint64_t row_tiles = (j->rows + TILE - 1) / TILE;
     for (int64_t t = begin; t < end; t++) {
-        /* consecutive tiles continue the same destination rows */
         uint64_t c0 = (uint64_t)t / row_tiles * TILE, r0 = (uint64_t)t % row_tiles * TILE;
         uint64_t nr = j->rows - r0 < TILE ? j->rows - r0 : TILE;
         uint64_t nc = j->cols - c0 < TILE ? j->cols - c0 : TILE;
-        uint64_t nr8 = nr & ~(uint64_t)7, nc8 = nc & ~(uint64_t)7;
-        for (uint64_t r = 0; r < nr8; r += 8)
-            for (uint64_t c = 0; c < nc8; c += 8)
-                block8_avx(src + (r0 + r) * ss + c0 + c, ss, dst + (c0 + c) * ds + r0 + r, ds);
-        for (uint64_t r = 0; r < nr; r++)
-            for (uint64_t c = r < nr8 ? nc8 : 0; c < nc; c++)
-                dst[(c0 + c) * ds + r0 + r] = src[(r0 + r) * ss + c0 + c];
+        ane_transpose_f32_tile((const float *)j->src + r0 * ss + c0, ss, (float *)j->dst + c0 * ds + r0, ds, nr, nc);
     }
 }
-#endif
 
 static void transpose_range(void *ctx, int64_t begin, int64_t end)
 {
@@ -126,11 +164,9 @@ ANE_API ane_status ane_transpose_2d(const void *src, uint32_t src_dtype, uint64_
     transpose_job j = {src, dst, src_dtype, dst_dtype, src_stride_bytes, dst_stride_bytes, rows, cols,
                        (cols + TILE - 1) / TILE};
     ane_range_fn fn = transpose_range;
-#if defined(__x86_64__)
     if (src_dtype == ANE_DTYPE_FP32 && dst_dtype == ANE_DTYPE_FP32 && src_stride_bytes % 4 == 0 &&
-        dst_stride_bytes % 4 == 0 && have_avx())
-        fn = transpose_range_f32_avx;
-#endif
+        dst_stride_bytes % 4 == 0 && (uintptr_t)src % 4 == 0 && (uintptr_t)dst % 4 == 0)
+        fn = transpose_range_f32;
     ane_parallel_for((int64_t)((rows + TILE - 1) / TILE * j.col_tiles), 4, fn, &j);
     return ANE_OK;
 }
