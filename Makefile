@@ -51,7 +51,7 @@ bench-matmul: $(LIB_SRCS) bench/matmul/bench_matmul.c
 	@mkdir -p $(BUILD)
 	$(CC) -std=c11 -O3 -D_DEFAULT_SOURCE -fno-math-errno -pthread -I/usr/include/x86_64-linux-gnu/openblas-pthread \
 	  bench/matmul/bench_matmul.c $(LIB_SRCS) -o $(BUILD)/bench_matmul -lopenblas -lm -ldl
-	$(BUILD)/bench_matmul $(BENCH_ROUNDS)
+	$(BUILD)/bench_matmul $(or $(BENCH_ROUNDS),200)
 
 clean:
 	rm -rf $(BUILD) dist rustane
