@@ -172,7 +172,7 @@ export class GptPipeline implements Disposable {
     const dlogits = this.logits;
     // dxf [D, S] = Ecᵀ · dlogits ; dEc [Vc, D] = dlogits · xfᵀ (queued)
     this.k.host("classifier", () => ops.sgemm(1, 0, D, S, this.Vc, 1, this.Ec, D, dlogits, S, 0, this.dxf, S));
-    ops.sgemm(0, 1, this.Vc, D, S, 1, dlogits, S, this.xf, S, 0, this.dEc, D, true);
+    this.k.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 0, this.dEc, D);
     this.k.host("layernorm_bwd", () => gops.layernormBwd(this.xFinal, this.w("transformer.ln_f.weight", params), this.meanF, this.rstdF,
       this.dxf, this.dx, this.w("transformer.ln_f.weight", grads), this.w("transformer.ln_f.bias", grads), D, S, false));
 
@@ -192,8 +192,8 @@ export class GptPipeline implements Disposable {
       this.k.stage("ffn_bwd_w1t", key("ffn_bwd_w1t"), "dh", L.dh);
       this.k.eval("ffn_bwd_w1t", key("ffn_bwd_w1t"));
       this.k.read("ffn_bwd_w1t", 0, this.scratchD);                           // dxn2
-      ops.sgemm(0, 1, D, F, S, 1, L.dy, S, L.g, S, 1, G("mlp.c_proj.weight"), F, true);     // dW2 += dy gᵀ
-      ops.sgemm(0, 1, F, D, S, 1, L.dh, S, L.xn2, S, 1, G("mlp.c_fc.weight"), D, true);     // dW1 += dh xn2ᵀ
+      this.k.dW(D, F, S, 1, L.dy, S, L.g, S, 1, G("mlp.c_proj.weight"), F);     // dW2 += dy gᵀ
+      this.k.dW(F, D, S, 1, L.dh, S, L.xn2, S, 1, G("mlp.c_fc.weight"), D);     // dW1 += dh xn2ᵀ
       this.k.host("bias_grad", () => { gops.biasGrad(L.dy, G("mlp.c_proj.bias"), D, S); gops.biasGrad(L.dh, G("mlp.c_fc.bias"), F, S); });
       L.dx2.set(L.dy);
       this.k.host("layernorm_bwd", () => gops.layernormBwd(L.x2, W("ln_2.weight"), L.mean2, L.rstd2, this.scratchD, L.dx2,
@@ -202,13 +202,13 @@ export class GptPipeline implements Disposable {
       this.k.stage("wo_bwd", key("wo_bwd"), "dx2", L.dx2);
       this.k.eval("wo_bwd", key("wo_bwd"));
       this.k.read("wo_bwd", 0, this.dattn);
-      ops.sgemm(0, 1, D, D, S, 1, L.dx2, S, L.attn, S, 1, G("attn.c_proj.weight"), D, true);  // dWo += dx2 attnᵀ
+      this.k.dW(D, D, S, 1, L.dx2, S, L.attn, S, 1, G("attn.c_proj.weight"), D);  // dWo += dx2 attnᵀ
       this.k.host("bias_grad", () => gops.biasGrad(L.dx2, G("attn.c_proj.bias"), D, S));
       ["q", "k", "v"].forEach((n, i) => this.k.stage("attn_bwd", SHARED, n, L.qkv.subarray(i * D * S, (i + 1) * D * S)));
       this.k.stage("attn_bwd", SHARED, "dattn", this.dattn);
       this.k.eval("attn_bwd", SHARED);
       for (let i = 0; i < 3; i++) this.k.read("attn_bwd", i, L.dqkv.subarray(i * D * S, (i + 1) * D * S));
-      ops.sgemm(0, 1, 3 * D, D, S, 1, L.dqkv, S, L.xn, S, 1, G("attn.c_attn.weight"), D, true); // dWqkv += dqkv xnᵀ
+      this.k.dW(3 * D, D, S, 1, L.dqkv, S, L.xn, S, 1, G("attn.c_attn.weight"), D); // dWqkv += dqkv xnᵀ
       this.k.host("bias_grad", () => gops.biasGrad(L.dqkv, G("attn.c_attn.bias"), 3 * D, S));
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dqkv", L.dqkv);
       this.k.eval("qkv_bwd", key("qkv_bwd"));

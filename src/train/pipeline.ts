@@ -63,11 +63,6 @@ export class TransformerPipeline implements Disposable {
   private readonly dx: Float32Array; private readonly dxf: Float32Array; private readonly scratchD: Float32Array;
   private readonly dg: Float32Array; private readonly dattn: Float32Array;
   private readonly qkInv: Float32Array; private readonly normOut: Float32Array; private readonly normGrad: Float32Array;
-  /** Queue the weight-gradient matmuls on libane's background thread (overlapping the device's
-   *  kernels), or run them in place. On the cpu backend the kernels already use every core, and
-   *  a third thread only steals them back (Stories110M, seq 256, 2 cores: 3.1 s/step queued,
-   *  2.8 s in place; the queued matmuls also slowed every kernel beside them). */
-  private readonly dwAsync: boolean;
   private readonly forwardOnly: boolean;
   private readonly actClip: number;
 
@@ -77,7 +72,6 @@ export class TransformerPipeline implements Disposable {
     this.seq = S;
     this.ids = o.vocabIds ?? Int32Array.from({ length: V }, (_, i) => i);
     this.Vc = this.ids.length;
-    this.dwAsync = backend.kind !== "cpu";
     this.forwardOnly = o.forwardOnly ?? false;
     this.actClip = o.actClip ?? 0;
     const all = buildTransformerKernels(cfg, { seq: S, dtype: o.numerics, dialect: kernelDialect(backend, o.chip), actClip: this.actClip });
@@ -109,13 +103,6 @@ export class TransformerPipeline implements Disposable {
   set timings(t: StepTimings) { this.k.timings = t; }
 
   private w(name: string, arena: Float32Array): Float32Array { return view(this.layout, arena, name); }
-
-  /** A weight-gradient matmul C[M,N] = alpha A[M,K] · B[N,K]ᵀ + beta C, queued or in place (dwAsync). */
-  private dW(M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
-             beta: number, C: Float32Array, ldc: number): void {
-    if (this.dwAsync) ops.sgemm(0, 1, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, true);
-    else this.k.host("dW", () => ops.sgemm(0, 1, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
-  }
 
   /** Stage every weight into the per-layer input surfaces (after init and after each optimizer
    *  step): one libane call for the whole model, each matrix read once for all its copies. */
@@ -225,8 +212,8 @@ export class TransformerPipeline implements Disposable {
     // dEc [Vc, D] = dlogits · xfᵀ: straight into the classifier's gradient without compaction,
     // else into dEc and scattered to its vocabulary rows at the end.
     const clsGrad = this.w(c.tied_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", grads);
-    if (this.compacted) this.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 0, this.dEc, D);
-    else this.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 1, clsGrad, D);
+    if (this.compacted) this.k.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 0, this.dEc, D);
+    else this.k.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 1, clsGrad, D);
     this.dx.fill(0);
     this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(this.xFinal, this.w("model.norm.weight", params), this.invF, this.dxf, this.dx,
       this.w("model.norm.weight", grads), 1, D, S, false));
@@ -248,9 +235,9 @@ export class TransformerPipeline implements Disposable {
       this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "dh3", L.dh3);
       this.k.eval("ffn_bwd_w13t", key("ffn_bwd_w13t"));
       this.k.read("ffn_bwd_w13t", 0, this.scratchD);                         // dxn2
-      this.dW(D, F, S, 1, L.dy, S, L.g, S, 1, G("mlp.down_proj.weight"), F);     // dW2 += dy gᵀ
-      this.dW(F, D, S, 1, L.dh1, S, L.xn2, S, 1, G("mlp.gate_proj.weight"), D);  // dW1 += dh1 xn2ᵀ
-      this.dW(F, D, S, 1, L.dh3, S, L.xn2, S, 1, G("mlp.up_proj.weight"), D);    // dW3 += dh3 xn2ᵀ
+      this.k.dW(D, F, S, 1, L.dy, S, L.g, S, 1, G("mlp.down_proj.weight"), F);     // dW2 += dy gᵀ
+      this.k.dW(F, D, S, 1, L.dh1, S, L.xn2, S, 1, G("mlp.gate_proj.weight"), D);  // dW1 += dh1 xn2ᵀ
+      this.k.dW(F, D, S, 1, L.dh3, S, L.xn2, S, 1, G("mlp.up_proj.weight"), D);    // dW3 += dh3 xn2ᵀ
       L.dx2.set(L.dy);
       this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x2, this.w(p + "post_attention_layernorm.weight", params), L.inv2, this.scratchD,
         L.dx2, G("post_attention_layernorm.weight"), 1, D, S, true));
@@ -258,7 +245,7 @@ export class TransformerPipeline implements Disposable {
       this.k.stage("wo_bwd", key("wo_bwd"), "dx2", L.dx2);
       this.k.eval("wo_bwd", key("wo_bwd"));
       this.k.read("wo_bwd", 0, this.dattn);
-      this.dW(D, Q, S, 1, L.dx2, S, L.attn, S, 1, G("self_attn.o_proj.weight"), Q);  // dWo += dx2 attnᵀ
+      this.k.dW(D, Q, S, 1, L.dx2, S, L.attn, S, 1, G("self_attn.o_proj.weight"), Q);  // dWo += dx2 attnᵀ
       const shared = "attn_bwd/shared";
       this.k.stage("attn_bwd", shared, "q_rope", L.qRope);
       this.k.stage("attn_bwd", shared, "k_rope", L.kRope);
@@ -279,9 +266,9 @@ export class TransformerPipeline implements Disposable {
           L.dk.set(gk);
         });
       }
-      this.dW(Q, D, S, 1, L.dq, S, L.xn, S, 1, G("self_attn.q_proj.weight"), D);   // dWq += dq xnᵀ
-      this.dW(KV, D, S, 1, L.dk, S, L.xn, S, 1, G("self_attn.k_proj.weight"), D);
-      this.dW(KV, D, S, 1, L.dv, S, L.xn, S, 1, G("self_attn.v_proj.weight"), D);
+      this.k.dW(Q, D, S, 1, L.dq, S, L.xn, S, 1, G("self_attn.q_proj.weight"), D);   // dWq += dq xnᵀ
+      this.k.dW(KV, D, S, 1, L.dk, S, L.xn, S, 1, G("self_attn.k_proj.weight"), D);
+      this.k.dW(KV, D, S, 1, L.dv, S, L.xn, S, 1, G("self_attn.v_proj.weight"), D);
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dq", L.dq);
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dk", L.dk);
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dv", L.dv);
