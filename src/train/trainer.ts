@@ -15,7 +15,7 @@ import { Dataset, Rng, type Window } from "../data/dataset.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { TransformerPipeline } from "./pipeline.ts";
 import { GptPipeline } from "./gpt-pipeline.ts";
-import { sampleGpt } from "./sample.ts";
+import { sampleContinuation } from "./sample.ts";
 import { LossScaler } from "./loss-scale.ts";
 import { optimizerStep } from "./optimizer.ts";
 import { learningRate } from "./schedule.ts";
@@ -126,7 +126,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       tokenizer: o.tokenizer?.describe() ?? null, vocabIds: d.vocabIds, extra: { rustane: o.version } });
     telemetry.emit({ type: "checkpoint", step: state.step, path, kind });
     if (kind === "latest" && c.family === "gpt" && o.tokenizer) {    // a text sample: noise -> keywords -> blocks
-      const ids = sampleGpt(c, layout, params, o.tokenizer.encode("\n"), 200, { temperature: 0.8, seed: state.step, vocabIds: d.vocabIds });
+      const ids = sampleContinuation(c, layout, params, o.tokenizer.encode("\n"), 200, { temperature: 0.8, seed: state.step, vocabIds: d.vocabIds });
       const text = o.tokenizer.decode(ids);
       log(`sample at step ${state.step}:\n${text}\n---`);
     }

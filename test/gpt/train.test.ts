@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { openBackend } from "../../src/ffi/index.ts";
 import { loadModelConfig } from "../../src/model/config.ts";
 import { paramLayout, view } from "../../src/model/params.ts";
-import { GptSampler, sampleGpt } from "../../src/train/sample.ts";
+import { sampleContinuation } from "../../src/train/sample.ts";
+import { openGenerativeModel } from "../../src/generate/model.ts";
 import { train } from "../../src/train/trainer.ts";
 import { Dataset } from "../../src/data/dataset.ts";
 import { ByteTokenizer } from "../../src/data/tokenizer.ts";
@@ -53,15 +54,15 @@ if __name__ == "__main__":
     main()
 `.repeat(6);
 
-describe("gpt sampler", () => {
+describe("gpt generation (the checkpoint sample)", () => {
   test("incremental logits at every position match the float64 reference forward", () => {
     const c = loadModelConfig("tiny-gpt"), layout = paramLayout(c), params = randomParams(layout, 21, 0.3);
     const r = lcg(8), S = 20, tokens = Int32Array.from({ length: S }, () => Math.floor(r() * c.vocab_size));
     const rp: RefParams = new Map(layout.tensors.map((t) => [t.name, Float64Array.from(view(layout, params, t.name))]));
     const fw = gptRefForward({ ...c }, rp, tokens, new Int32Array(S));
-    const s = new GptSampler(c, layout, params, null);
+    using m = openGenerativeModel({ config: c, layout, params }, { weights: "fp32" });
     for (let t = 0; t < S; t++) {
-      const got = s.feed(tokens[t]);
+      const got = t === 0 ? m.prefill(tokens.subarray(0, 1)) : m.decodeStep(tokens[t], t);
       let err = 0, scale = 0;
       for (let v = 0; v < c.vocab_size; v++) {
         err = Math.max(err, Math.abs(got[v] - fw.logits[t * c.vocab_size + v]));
@@ -74,8 +75,8 @@ describe("gpt sampler", () => {
   test("sampling is deterministic for a seed and stays in the kept vocabulary", () => {
     const c = loadModelConfig("tiny-gpt"), layout = paramLayout(c), params = randomParams(layout, 4, 0.3);
     const ids = Int32Array.from([10, 32, 97, 98, 99]);
-    const a = sampleGpt(c, layout, params, [10], 30, { temperature: 1, seed: 3, vocabIds: ids });
-    const b = sampleGpt(c, layout, params, [10], 30, { temperature: 1, seed: 3, vocabIds: ids });
+    const a = sampleContinuation(c, layout, params, [10], 30, { temperature: 1, seed: 3, vocabIds: ids });
+    const b = sampleContinuation(c, layout, params, [10], 30, { temperature: 1, seed: 3, vocabIds: ids });
     expect(a).toEqual(b);
     expect(a.length).toBe(30);
     expect(a.every((id) => ids.includes(id))).toBe(true);
