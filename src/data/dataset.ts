@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import type { Tokenizer } from "./tokenizer.ts";
 import * as ops from "../ffi/train-ops.ts";
+import type { Rng } from "../util/rng.ts";
 
 export type TokenArray = Uint16Array | Uint32Array;
 
@@ -70,22 +71,6 @@ export function loadText(path: string, tok: Tokenizer): DataSource {
   return { tokens, bytes,
     description: `${path} (${kept} file${kept > 1 ? "s" : ""}, ${total.toLocaleString("en-US")} ${tok.kind} tokens` +
       `${skipped ? `; ${skipped} skipped: characters outside the ${tok.kind} tokenizer's vocabulary` : ""})` };
-}
-
-/** xorshift64* with a state that round-trips through checkpoints as a decimal string. */
-export class Rng {
-  private s: bigint;
-  constructor(seed: number | string) {
-    this.s = BigInt.asUintN(64, BigInt(seed) * 0x9E3779B97F4A7C15n + 0x2545F4914F6CDD1Dn) || 1n;
-  }
-  next(): number {
-    let x = this.s;
-    x ^= x >> 12n; x ^= BigInt.asUintN(64, x << 25n); x ^= x >> 27n;
-    this.s = x;
-    return Number(BigInt.asUintN(64, x * 0x2545F4914F6CDD1Dn) >> 11n) / 2 ** 53;
-  }
-  get state(): string { return this.s.toString(); }
-  set state(v: string) { this.s = BigInt(v); }
 }
 
 export interface Window { tokens: Int32Array; targets: Int32Array }

@@ -6,6 +6,7 @@
  * function of (logits, options, seed).
  */
 import { sampleToken } from "../ffi/decode-ops.ts";
+import { Rng } from "../util/rng.ts";
 
 export interface SamplerOptions {
   /** 0 = greedy. */
@@ -16,35 +17,6 @@ export interface SamplerOptions {
   topP: number;
   seed: number;
 }
-
-/** xoshiro128** (Blackman & Vigna), seeded through splitmix32: a small, fast, portable PRNG. */
-export class Rng {
-  private s = new Uint32Array(4);
-  constructor(seed: number) {
-    let z = seed >>> 0;
-    for (let i = 0; i < 4; i++) {
-      z = (z + 0x9e3779b9) >>> 0;
-      let t = z;
-      t = Math.imul(t ^ (t >>> 16), 0x85ebca6b);
-      t = Math.imul(t ^ (t >>> 13), 0xc2b2ae35);
-      this.s[i] = (t ^ (t >>> 16)) >>> 0;
-    }
-  }
-  nextU32(): number {
-    const s = this.s;
-    const r = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
-    s[2] ^= t; s[3] = rotl(s[3], 11);
-    return r;
-  }
-  /** Uniform in [0, 1) with 53 random bits. */
-  next(): number {
-    return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;
-  }
-}
-
-function rotl(x: number, k: number): number { return ((x << k) | (x >>> (32 - k))) >>> 0; }
 
 export class Sampler {
   readonly options: SamplerOptions;
