@@ -5,11 +5,8 @@
 import { describe, expect, test } from "bun:test";
 import { Sampler } from "../../src/generate/sampler.ts";
 import { sampleToken } from "../../src/ffi/decode-ops.ts";
+import { lcg } from "../helpers/model.ts";
 
-function lcg(seed: number) {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-}
 const r = lcg(9);
 const logits = Float32Array.from({ length: 200 }, () => 4 * r() - 2);
 const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b);
