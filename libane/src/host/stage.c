@@ -85,31 +85,39 @@ static void copy_row_stream(const float *s, float *d, uint64_t n)
     copy_row(s, d, n);
 }
 
-/* Write tile (r0, c0) [nr, nc] of W to every destination of w. */
+/* Write tile (r0, c0) [nr, nc] of W to every destination of w.
+ *
+ * Natural copies go first: they read the tile's rows front to back, which the prefetchers
+ * follow, and leave the tile in L1 for the transposed ones (read first, the tile's 32 rows are
+ * 32 short strided streams that miss one by one). A transposed copy goes through the L1
+ * scratch [nc, TR], so each destination row (TR = 32 floats, two whole cache lines) is then
+ * written in one go: written straight from 8x8 blocks, a row's lines complete only after
+ * three more blocks, and the write-combining buffers give up on half-written lines. */
 static void stage_tile(const ane_stage_weight *w, uint64_t r0, uint64_t c0, uint64_t nr, uint64_t nc, float *scratch)
 {
     uint64_t ss = w->src_stride_bytes / 4;
     const float *s = w->src + r0 * ss + c0;
+    int transposed = 0;
     for (uint32_t i = 0; i < w->n_dst; i++) {
         const ane_stage_dst *d = &w->dst[i];
-        uint8_t *base = d->base;
-        if (!d->transpose) {
-            /* dst[r, c] = W[r, c]: row pieces of nc elements */
-            for (uint64_t r = 0; r < nr; r++) {
-                uint8_t *row = base + (r0 + r) * d->stride_bytes;
-                if (d->dtype == ANE_DTYPE_FP32) copy_row_stream(s + r * ss, (float *)row + c0, nc);
-                else ane_fp32_to_fp16_n(s + r * ss, (uint16_t *)row + c0, nc);
-            }
-        } else if (d->dtype == ANE_DTYPE_FP32) {
-            /* dst[c, r] = W[r, c], straight into the surface */
-            uint64_t ds = d->stride_bytes / 4;
-            float *t = (float *)base + c0 * ds + r0;
-            if (!ane_transpose_f32_tile_stream(s, ss, t, ds, nr, nc)) ane_transpose_f32_tile(s, ss, t, ds, nr, nc);
-        } else {
-            /* fp16: transposed into the L1 scratch [nc, TR], then converted row by row */
-            ane_transpose_f32_tile(s, ss, scratch, TR, nr, nc);
-            for (uint64_t c = 0; c < nc; c++)
-                ane_fp32_to_fp16_n(scratch + c * TR, (uint16_t *)(base + (c0 + c) * d->stride_bytes) + r0, nr);
+        if (d->transpose) { transposed = 1; continue; }
+        /* dst[r, c] = W[r, c]: row pieces of nc elements */
+        for (uint64_t r = 0; r < nr; r++) {
+            uint8_t *row = d->base + (r0 + r) * d->stride_bytes;
+            if (d->dtype == ANE_DTYPE_FP32) copy_row_stream(s + r * ss, (float *)row + c0, nc);
+            else ane_fp32_to_fp16_n(s + r * ss, (uint16_t *)row + c0, nc);
+        }
+    }
+    if (!transposed) return;
+    ane_transpose_f32_tile(s, ss, scratch, TR, nr, nc);          /* scratch[c, r] = W[r0 + r, c0 + c] */
+    for (uint32_t i = 0; i < w->n_dst; i++) {
+        const ane_stage_dst *d = &w->dst[i];
+        if (!d->transpose) continue;
+        /* dst[c, r] = W[r, c] */
+        for (uint64_t c = 0; c < nc; c++) {
+            uint8_t *row = d->base + (c0 + c) * d->stride_bytes;
+            if (d->dtype == ANE_DTYPE_FP32) copy_row_stream(scratch + c * TR, (float *)row + r0, nr);
+            else ane_fp32_to_fp16_n(scratch + c * TR, (uint16_t *)row + r0, nr);
         }
     }
 }

@@ -57,15 +57,6 @@ static void block8_avx(const float *s, uint64_t ss, float *d, uint64_t ds)
     for (int i = 0; i < 8; i++) _mm256_storeu_ps(d + i * ds, c[i]);
 }
 
-/* The same with non-temporal stores (d + i * ds 32-byte aligned). */
-__attribute__((target("avx")))
-static void block8_avx_stream(const float *s, uint64_t ss, float *d, uint64_t ds)
-{
-    __m256 c[8];
-    block8_regs(s, ss, c);
-    for (int i = 0; i < 8; i++) _mm256_stream_ps(d + i * ds, c[i]);
-}
-
 static int have_avx(void)
 {
     static int level = -1;        /* benign race: every thread computes the same answer */
@@ -93,20 +84,6 @@ void ane_transpose_f32_tile(const float *s, uint64_t ss, float *d, uint64_t ds, 
      * whole rows past r8 */
     for (uint64_t r = 0; r < rows; r++)
         for (uint64_t c = r < r8 ? c8 : 0; c < cols; c++) d[c * ds + r] = s[r * ss + c];
-}
-
-int ane_transpose_f32_tile_stream(const float *s, uint64_t ss, float *d, uint64_t ds, uint64_t rows, uint64_t cols)
-{
-#if defined(__x86_64__)
-    if (!have_avx() || rows % 8 || cols % 8 || ds % 8 || (uintptr_t)d % 32) return 0;
-    /* column blocks outside: the blocks of one column block complete its 8 destination rows'
-     * lines one after another, while they sit in the write-combining buffers */
-    for (uint64_t c = 0; c < cols; c += 8)
-        for (uint64_t r = 0; r < rows; r += 8) block8_avx_stream(s + r * ss + c, ss, d + c * ds + r, ds);
-    return 1;
-#else
-    return 0;
-#endif
 }
 
 /* fp32 to fp32, tile by tile straight into dst. Strides must be whole floats (checked by the

@@ -8,10 +8,4 @@
  * for a tile that fits in L1; AVX 8x8 register transposes on x86, plain loops elsewhere. */
 void ane_transpose_f32_tile(const float *s, uint64_t ss, float *d, uint64_t ds, uint64_t rows, uint64_t cols);
 
-/* The same with non-temporal (cache-bypassing) stores, for destinations nobody reads soon:
- * returns 1 when done, or 0, writing nothing, where the CPU or the block's shape or alignment
- * does not allow it (x86 with AVX; rows, cols and ds multiples of 8; d 32-byte aligned). The
- * caller issues a store fence (_mm_sfence) before anyone else reads d. */
-int ane_transpose_f32_tile_stream(const float *s, uint64_t ss, float *d, uint64_t ds, uint64_t rows, uint64_t cols);
-
 #endif
