@@ -1,6 +1,10 @@
 /* threads.c — a persistent worker pool (threads.h).
  *
- * Workers are created once, on first use, and sleep on a condition variable between jobs.
+ * Workers are created once, on first use. Between jobs a worker first spins for a short while
+ * (SPIN_NS) watching for the next job, then sleeps on a condition variable: a training step
+ * runs thousands of jobs back to back with gaps of microseconds, and waking a sleeping thread
+ * costs tens of microseconds on the critical path each time. The caller likewise spins briefly
+ * before sleeping while it waits for the workers to finish.
  * A job is a range [0, n) cut into chunks; the caller and the workers take chunks from an
  * atomic counter until none is left, and the caller waits until every worker it woke has
  * finished (so every chunk is done).
@@ -11,6 +15,7 @@
 #include <stdatomic.h>
 
 #define MAX_THREADS 256
+#define SPIN_NS 100000      /* 100 us: longer than the gaps inside a step, short next to a pause */
 
 typedef struct job {
     ane_range_fn fn;
@@ -26,14 +31,56 @@ static struct {
     atomic_flag busy;         /* set by the one caller running a job */
     uint32_t n_workers;       /* created so far (they never exit) */
     uint32_t active;          /* workers taking part in the current job */
-    uint32_t left;            /* of those, how many have finished with it */
-    uint64_t generation;      /* bumped for each job */
+    atomic_uint left;         /* of those, how many have finished with it (written under the lock,
+                               * read by the spinning caller without it) */
+    atomic_ullong generation; /* bumped for each job (likewise) */
     job *current;
     uint32_t wanted;          /* threads requested (caller included); 0 = default */
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
            ATOMIC_FLAG_INIT, 0, 0, 0, 0, NULL, 0 };
 
 static _Thread_local int inside_job;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(ANE_CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("isb" ::: "memory");
+#endif
+}
+
+/* Spin, without the lock, until *x differs from `from` or SPIN_NS pass. */
+static void spin_while_equal_u64(atomic_ullong *x, uint64_t from)
+{
+    uint64_t deadline = now_ns() + SPIN_NS;
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            if (atomic_load_explicit(x, memory_order_acquire) != from) return;
+            cpu_relax();
+        }
+        if (now_ns() > deadline) return;
+    }
+}
+
+static void spin_while_less_u32(atomic_uint *x, uint32_t than)
+{
+    uint64_t deadline = now_ns() + SPIN_NS;
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            if (atomic_load_explicit(x, memory_order_acquire) >= than) return;
+            cpu_relax();
+        }
+        if (now_ns() > deadline) return;
+    }
+}
 
 static void run_chunks(job *j)
 {
@@ -53,6 +100,11 @@ static void *worker_main(void *arg)
     inside_job = 1;                             /* a chunk's own parallel_for runs serially */
     pthread_mutex_lock(&pool.lock);
     for (;;) {
+        if (pool.generation == seen) {
+            pthread_mutex_unlock(&pool.lock);
+            spin_while_equal_u64(&pool.generation, seen);
+            pthread_mutex_lock(&pool.lock);
+        }
         while (pool.generation == seen || id > pool.active) {
             if (pool.generation != seen) seen = pool.generation;   /* a job not for us */
             pthread_cond_wait(&pool.wake, &pool.lock);
@@ -138,6 +190,7 @@ void ane_parallel_for(int64_t n, int64_t grain, ane_range_fn fn, void *ctx)
     run_chunks(&j);
     inside_job = 0;
 
+    spin_while_less_u32(&pool.left, helpers);
     pthread_mutex_lock(&pool.lock);
     while (pool.left < pool.active) pthread_cond_wait(&pool.finished, &pool.lock);
     pool.current = NULL;
