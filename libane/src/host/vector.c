@@ -31,19 +31,36 @@ static inline uint64_t block_end(uint64_t b, uint64_t n)
     return e < n ? e : n;
 }
 
+/* Eight lanes as one value: GCC/Clang vector extensions, so the loops below compile to whole
+ * vector instructions on every target (auto-vectorising acc[k] += ... came out as shuffles). */
+typedef float f32x8 __attribute__((vector_size(32)));
+
+/* Sum of squares of x[i, e), in a fixed order: lane k sums the elements at k mod 8, the lanes are
+ * added in order in float64, then the tail. With `finite`, also whether every element is finite
+ * (x * 0 is NaN exactly for inf and NaN). Shared by ane_sum_squares and ane_grad_stats, so the
+ * two give the same bits. */
+static double block_sumsq(const float *x, uint64_t i, uint64_t e, int *finite)
+{
+    f32x8 acc = {0}, bad = {0};
+    for (; i + 8 <= e; i += 8) {
+        f32x8 v;
+        memcpy(&v, x + i, sizeof v);
+        acc += v * v;
+        if (finite) bad += v * 0.0f;
+    }
+    double s = 0.0;
+    float b = 0.0f;
+    for (int k = 0; k < 8; k++) { s += acc[k]; b += bad[k]; }
+    for (; i < e; i++) { s += (double)x[i] * x[i]; b += x[i] * 0.0f; }
+    if (finite) *finite = b == 0.0f;
+    return s;
+}
+
 static void sumsq_range(void *ctx, int64_t begin, int64_t end)
 {
     const vec_job *j = ctx;
-    for (int64_t b = begin; b < end; b++) {
-        float acc[8] = {0};
-        uint64_t i = (uint64_t)b * VEC_BLOCK, e = block_end((uint64_t)b, j->n);
-        for (; i + 8 <= e; i += 8)
-            for (int k = 0; k < 8; k++) acc[k] += j->x[i + k] * j->x[i + k];
-        double s = 0.0;
-        for (int k = 0; k < 8; k++) s += acc[k];
-        for (; i < e; i++) s += (double)j->x[i] * j->x[i];
-        j->partial[b] = s;
-    }
+    for (int64_t b = begin; b < end; b++)
+        j->partial[b] = block_sumsq(j->x, (uint64_t)b * VEC_BLOCK, block_end((uint64_t)b, j->n), NULL);
 }
 
 ANE_API ane_status ane_sum_squares(const float *x, uint64_t n, double *out)
@@ -87,27 +104,12 @@ ANE_API int ane_all_finite(const float *x, uint64_t n)
 }
 
 /* Both optimizer checks in one read of the gradient: the finiteness flag and the sum of
- * squares of each block, the latter summed exactly as ane_sum_squares does (same blocks,
- * same order), so the norm is the same bits either way. */
+ * squares of each block (block_sumsq, so the norm is the same bits as ane_sum_squares'). */
 static void grad_stats_range(void *ctx, int64_t begin, int64_t end)
 {
     const vec_job *j = ctx;
-    const float *x = j->x;
-    for (int64_t b = begin; b < end; b++) {
-        float acc[8] = {0}, nan_acc[8] = {0};
-        uint64_t i = (uint64_t)b * VEC_BLOCK, e = block_end((uint64_t)b, j->n);
-        for (; i + 8 <= e; i += 8)
-            for (int k = 0; k < 8; k++) {
-                acc[k] += x[i + k] * x[i + k];
-                nan_acc[k] += x[i + k] * 0.0f;   /* inf and NaN turn it into NaN */
-            }
-        double s = 0.0;
-        float bad = 0.0f;
-        for (int k = 0; k < 8; k++) { s += acc[k]; bad += nan_acc[k]; }
-        for (; i < e; i++) { s += (double)x[i] * x[i]; bad += x[i] * 0.0f; }
-        j->partial[b] = s;
-        j->flags[b] = bad == 0.0f;
-    }
+    for (int64_t b = begin; b < end; b++)
+        j->partial[b] = block_sumsq(j->x, (uint64_t)b * VEC_BLOCK, block_end((uint64_t)b, j->n), &j->flags[b]);
 }
 
 ANE_API ane_status ane_grad_stats(const float *g, uint64_t n, int *finite, double *sumsq)
