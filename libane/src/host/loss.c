@@ -6,6 +6,7 @@
  * Work items are blocks of positions, so the inner loops run along contiguous positions. */
 #include "../core/platform.h"
 #include "../core/error.h"
+#include "../core/fastmath.h"
 #include "../core/threads.h"
 
 #define CE_BLOCK 32
@@ -34,7 +35,7 @@ static void ce_range(void *ctx, int64_t begin, int64_t end)
         }
         for (uint32_t v = 0; v < V; v++) {
             const float *lv = l + (size_t)v * S;
-            for (uint32_t i = 0; i < n; i++) sum[i] += expf(lv[i] - mx[i]);
+            for (uint32_t i = 0; i < n; i++) sum[i] += ane_expf(lv[i] - mx[i]);
         }
         double loss = 0.0;
         for (uint32_t i = 0; i < n; i++) {
@@ -50,7 +51,7 @@ static void ce_range(void *ctx, int64_t begin, int64_t end)
         for (uint32_t v = 0; v < V; v++) {
             const float *lv = l + (size_t)v * S;
             float *dv = d + (size_t)v * S;
-            for (uint32_t i = 0; i < n; i++) dv[i] = expf(lv[i] - mx[i]) * inv[i];
+            for (uint32_t i = 0; i < n; i++) dv[i] = ane_expf(lv[i] - mx[i]) * inv[i];
         }
         for (uint32_t i = 0; i < n; i++) {
             int32_t t = j->targets[s0 + i];
