@@ -63,7 +63,7 @@ static float to_int(float x, mil_dtype t)
         else for (int64_t j = 0; j < n; j++) { float a = x[j * sx]; o[j] = (EXPR); }         \
     } while (0)
 
-static void map_row(const cpu_params *p, float *o, const float *x, int64_t sx, const float *y,
+ANE_VEC_CLONES static void map_row(const cpu_params *p, float *o, const float *x, int64_t sx, const float *y,
                     int64_t sy, int64_t n)
 {
     switch (p->code) {

@@ -32,7 +32,7 @@ static int64_t row_grain(int64_t R)
 }
 
 /* y[o, :] = softmax(x[o, :] * c + mask[o % mask_rows, :]); without c, x + mask. in: x, c, mask. */
-static void sms_rows(void *vctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void sms_rows(void *vctx, int64_t begin, int64_t end)
 {
     const fused_ctx *f = vctx;
     const cpu_plan *plan = f->plan;

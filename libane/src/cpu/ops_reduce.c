@@ -54,7 +54,7 @@ static void reduce_items(void *vctx, int64_t begin, int64_t end)
 }
 
 /* softmax along R: y = exp(x - max) / sum(exp(x - max)), all in fp32. */
-static void softmax_items(void *vctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void softmax_items(void *vctx, int64_t begin, int64_t end)
 {
     red_ctx *c = vctx;
     const cpu_params *p = &c->s->p;

@@ -8,7 +8,7 @@
 
 typedef struct { const float *h1, *h3, *dg; float *dh1, *dh3; } swiglu_job;
 
-static void swiglu_bwd_range(void *ctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void swiglu_bwd_range(void *ctx, int64_t begin, int64_t end)
 {
     const swiglu_job *j = ctx;
     for (int64_t i = begin; i < end; i++) {

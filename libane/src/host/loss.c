@@ -24,7 +24,7 @@ typedef struct {
     float grad_scale;
 } ce_job;
 
-static void ce_range(void *ctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void ce_range(void *ctx, int64_t begin, int64_t end)
 {
     const ce_job *j = ctx;
     const uint32_t V = j->vocab, S = j->seq, B = j->block;
