@@ -6,6 +6,7 @@
  * across the thread pool. */
 #include "../core/platform.h"
 #include "../core/threads.h"
+#include "../core/fastmath.h"
 #include "ops.h"
 #include "strided.h"
 
@@ -28,7 +29,7 @@ static float gelu(float x, int mode)
         float inner = 0.79788456080286536f * (x + 0.044715f * x * x * x);   /* sqrt(2/pi) */
         return 0.5f * x * (1.0f + tanhf(inner));
     }
-    return x / (1.0f + expf(-1.702f * x));
+    return x / (1.0f + ane_expf(-1.702f * x));
 }
 
 static float to_int(float x, mil_dtype t)
@@ -62,7 +63,7 @@ static float to_int(float x, mil_dtype t)
         else for (int64_t j = 0; j < n; j++) { float a = x[j * sx]; o[j] = (EXPR); }         \
     } while (0)
 
-static void map_row(const cpu_params *p, float *o, const float *x, int64_t sx, const float *y,
+ANE_VEC_CLONES static void map_row(const cpu_params *p, float *o, const float *x, int64_t sx, const float *y,
                     int64_t sy, int64_t n)
 {
     switch (p->code) {
@@ -75,12 +76,12 @@ static void map_row(const cpu_params *p, float *o, const float *x, int64_t sx, c
     case MIL_OP_MINIMUM: BINARY_LOOP(a < b ? a : b); break;
     case MIL_OP_SQRT: UNARY_LOOP(sqrtf(a)); break;
     case MIL_OP_RSQRT: { float e = p->eps; UNARY_LOOP(1.0f / sqrtf(a + e)); break; }
-    case MIL_OP_EXP: UNARY_LOOP(expf(a)); break;
+    case MIL_OP_EXP: UNARY_LOOP(ane_expf(a)); break;
     case MIL_OP_LOG: { float e = p->eps; UNARY_LOOP(logf(a + e)); break; }
-    case MIL_OP_SIGMOID: UNARY_LOOP(1.0f / (1.0f + expf(-a))); break;
+    case MIL_OP_SIGMOID: UNARY_LOOP(1.0f / (1.0f + ane_expf(-a))); break;
     case MIL_OP_TANH: UNARY_LOOP(tanhf(a)); break;
     case MIL_OP_RELU: UNARY_LOOP(a > 0.0f ? a : 0.0f); break;
-    case MIL_OP_SILU: UNARY_LOOP(a / (1.0f + expf(-a))); break;
+    case MIL_OP_SILU: UNARY_LOOP(a / (1.0f + ane_expf(-a))); break;
     case MIL_OP_GELU: { int m = p->gelu_mode; UNARY_LOOP(gelu(a, m)); break; }
     case MIL_OP_CLIP: { float lo = p->alpha, hi = p->beta; UNARY_LOOP(a < lo ? lo : a > hi ? hi : a); break; }
     case MIL_OP_CAST:

@@ -6,6 +6,7 @@
 #include "../core/platform.h"
 #include "../core/threads.h"
 #include "../core/fp16.h"
+#include "../core/fastmath.h"
 #include "ops.h"
 
 /* The fp32 path must not fuse a*b + c into one rounding where the separate ops round twice. */
@@ -31,7 +32,7 @@ static int64_t row_grain(int64_t R)
 }
 
 /* y[o, :] = softmax(x[o, :] * c + mask[o % mask_rows, :]); without c, x + mask. in: x, c, mask. */
-static void sms_rows(void *vctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void sms_rows(void *vctx, int64_t begin, int64_t end)
 {
     const fused_ctx *f = vctx;
     const cpu_plan *plan = f->plan;
@@ -45,20 +46,13 @@ static void sms_rows(void *vctx, int64_t begin, int64_t end)
     for (int64_t o = begin; o < end; o++) {
         const float *xr = x + o * R, *mr = mask + (o % mask_rows) * R;
         float *yr = y + o * R;
-        float mx = -INFINITY;
         for (int64_t j = 0; j < R; j++) {
             float v = has_c ? round16(fp16, xr[j] * c) : xr[j];
-            v = round16(fp16, v + mr[j]);
-            yr[j] = v;
-            mx = v > mx ? v : mx;
+            yr[j] = round16(fp16, v + mr[j]);
         }
-        float sum = 0.0f;
-        for (int64_t j = 0; j < R; j++) {
-            float e = expf(yr[j] - mx);     /* a fully masked row (-inf) gives NaN, as unfused */
-            yr[j] = e;
-            sum += e;
-        }
-        float inv = 1.0f / sum;
+        float mx = ane_row_max(yr, R);
+        /* as the unfused softmax sums; a fully masked row (-inf) gives NaN, as unfused */
+        float inv = 1.0f / ane_exp_row_sum(yr, R, mx);
         for (int64_t j = 0; j < R; j++) yr[j] *= inv;
         cpu_finish(plan, s->out, yr, R);
     }

@@ -8,6 +8,7 @@
  * parallelise inside gemm. */
 #include "../core/platform.h"
 #include "../core/error.h"
+#include "../core/fastmath.h"
 #include "../core/threads.h"
 #include "gemm.h"
 #include "ops.h"
@@ -250,7 +251,7 @@ static void sdpa_batches(void *vctx, int64_t begin, int64_t end)
         int64_t ms_l = c->mstride[c->brank], ms_s = c->mstride[c->brank + 1];
         int bool_mask = c->mask && c->mask->dtype == MIL_BOOL;
         for (int64_t i = 0; i < c->L; i++) {
-            float *row = scores + i * c->S, mx = -INFINITY, sum = 0.0f;
+            float *row = scores + i * c->S;
             for (int64_t j = 0; j < c->S; j++) {
                 float v = row[j] * c->scale;
                 if (m) {
@@ -258,10 +259,8 @@ static void sdpa_batches(void *vctx, int64_t begin, int64_t end)
                     v = bool_mask ? (mv != 0.0f ? v : -INFINITY) : v + mv;
                 }
                 row[j] = v;
-                mx = v > mx ? v : mx;
             }
-            for (int64_t j = 0; j < c->S; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
-            float inv = 1.0f / sum;
+            float inv = 1.0f / ane_exp_row_sum(row, c->S, ane_row_max(row, c->S));
             for (int64_t j = 0; j < c->S; j++) row[j] *= inv;
         }
         /* out[L,Ev] = P V */

@@ -7,6 +7,7 @@
  * channel axis of [1, C, 1, S] (inner = S). Results are rounded to fp16 once, at the end. */
 #include "../core/platform.h"
 #include "../core/threads.h"
+#include "../core/fastmath.h"
 #include "ops.h"
 
 #define BLOCK 256    /* inner columns per work item */
@@ -53,7 +54,7 @@ static void reduce_items(void *vctx, int64_t begin, int64_t end)
 }
 
 /* softmax along R: y = exp(x - max) / sum(exp(x - max)), all in fp32. */
-static void softmax_items(void *vctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void softmax_items(void *vctx, int64_t begin, int64_t end)
 {
     red_ctx *c = vctx;
     const cpu_params *p = &c->s->p;
@@ -63,13 +64,22 @@ static void softmax_items(void *vctx, int64_t begin, int64_t end)
         item(c, w, &o, &j0, &nj);
         const float *x = c->x + o * p->reduce * p->inner + j0;
         float *y = c->y + o * p->reduce * p->inner + j0;
+        if (p->inner == 1) {
+            /* along the last axis: one contiguous row, its sum in ane_exp_row_sum's order, as
+             * the fused scaled masked softmax (ops_fused.c) sums it */
+            memmove(y, x, (size_t)p->reduce * sizeof(float));
+            float inv = 1.0f / ane_exp_row_sum(y, p->reduce, ane_row_max(y, p->reduce));
+            for (int64_t r = 0; r < p->reduce; r++) y[r] *= inv;
+            cpu_finish(c->plan, c->s->out, y, p->reduce);
+            continue;
+        }
         for (int64_t j = 0; j < nj; j++) { mx[j] = -INFINITY; sum[j] = 0.0f; }
         for (int64_t r = 0; r < p->reduce; r++)
             for (int64_t j = 0; j < nj; j++) mx[j] = x[r * p->inner + j] > mx[j] ? x[r * p->inner + j] : mx[j];
         for (int64_t r = 0; r < p->reduce; r++)
             for (int64_t j = 0; j < nj; j++) {
                 /* a row of -inf (fully masked) gives NaN, as exp(-inf - -inf) does elsewhere */
-                float e = expf(x[r * p->inner + j] - mx[j]);
+                float e = ane_expf(x[r * p->inner + j] - mx[j]);
                 y[r * p->inner + j] = e;
                 sum[j] += e;
             }

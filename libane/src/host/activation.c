@@ -3,15 +3,16 @@
  *   dh1 = dg * h3 * silu'(h1),  dh3 = dg * silu(h1) */
 #include "../core/platform.h"
 #include "../core/error.h"
+#include "../core/fastmath.h"
 #include "../core/threads.h"
 
 typedef struct { const float *h1, *h3, *dg; float *dh1, *dh3; } swiglu_job;
 
-static void swiglu_bwd_range(void *ctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void swiglu_bwd_range(void *ctx, int64_t begin, int64_t end)
 {
     const swiglu_job *j = ctx;
     for (int64_t i = begin; i < end; i++) {
-        float x = j->h1[i], sig = 1.0f / (1.0f + expf(-x)), dg = j->dg[i];
+        float x = j->h1[i], sig = 1.0f / (1.0f + ane_expf(-x)), dg = j->dg[i];
         float h3 = j->h3[i];
         j->dh3[i] = dg * x * sig;
         j->dh1[i] = dg * h3 * sig * (1.0f + x * (1.0f - sig));

@@ -20,6 +20,7 @@
  *   KV cache: k_cache, v_cache [L, max_seq, KV] */
 #include "../core/platform.h"
 #include "../core/error.h"
+#include "../core/fastmath.h"
 #include "../core/threads.h"
 #include "decode_matvec.h"
 
@@ -210,9 +211,7 @@ static void attn_range(void *ctx, int64_t begin, int64_t end)
             s[t] = dot * scale;
             if (s[t] > mx) mx = s[t];
         }
-        float sum = 0.0f;
-        for (uint32_t t = 0; t <= pos; t++) { s[t] = expf(s[t] - mx); sum += s[t]; }
-        const float inv = 1.0f / sum;
+        const float inv = 1.0f / ane_exp_row_sum(s, (int64_t)pos + 1, mx);
         float *out = d->att + (size_t)b * Q + (size_t)h * hd;
         for (uint32_t i = 0; i < hd; i++) out[i] = 0.0f;
         for (uint32_t t = 0; t <= pos; t++) {
@@ -234,11 +233,15 @@ typedef struct {
 static void act_range(void *ctx, int64_t begin, int64_t end)
 {
     const act_job *j = ctx;
-    for (int64_t i = begin; i < end; i++) {
-        const float g = j->h1[i];
-        if (j->swiglu) j->h1[i] = g / (1.0f + expf(-g)) * j->h3[i];
-        else j->h1[i] = 0.5f * g * (1.0f + tanhf(0.7978845608f * (g + 0.044715f * g * g * g)));
-    }
+    float *h1 = j->h1;
+    const float *h3 = j->h3;
+    if (j->swiglu)
+        for (int64_t i = begin; i < end; i++) h1[i] = h1[i] / (1.0f + ane_expf(-h1[i])) * h3[i];
+    else
+        for (int64_t i = begin; i < end; i++) {
+            const float g = h1[i];
+            h1[i] = 0.5f * g * (1.0f + tanhf(0.7978845608f * (g + 0.044715f * g * g * g)));
+        }
 }
 
 /* ------------------------------------------------------------------ the handle */
