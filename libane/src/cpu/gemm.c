@@ -172,10 +172,13 @@ static void panel_times_a(const gemm_ctx *x, int64_t jp, int64_t i0, int64_t row
         const float *ap = apack + q * x->kc * mr;
         int64_t r_valid = rows - q * mr < mr ? rows - q * mr : mr;
         float *c = g->c + (i0 + q * mr) * g->c_rs + j0;
-        if (r_valid == mr && cols == nr) {
-            k->run(x->kc, ap, bp, c, g->c_rs, accumulate);
+        int short_panel = r_valid <= k->short_rows;     /* mostly padding */
+        void (*run)(int64_t, const float *, const float *, float *, int64_t, int) =
+            short_panel ? k->run_short : k->run;
+        if (r_valid == (short_panel ? k->short_rows : mr) && cols == nr) {
+            run(x->kc, ap, bp, c, g->c_rs, accumulate);
         } else {
-            k->run(x->kc, ap, bp, tile, nr, 0);
+            run(x->kc, ap, bp, tile, nr, 0);
             for (int64_t r = 0; r < r_valid; r++)
                 for (int64_t j = 0; j < cols; j++)
                     c[r * g->c_rs + j] = (accumulate ? c[r * g->c_rs + j] : 0.0f) + tile[r * nr + j];

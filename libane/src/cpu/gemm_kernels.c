@@ -3,8 +3,9 @@
  * Each computes an mr x nr tile of C from packed panels: per step p it loads one row of the
  * B panel (nr floats, as vectors), broadcasts each of the mr values of the A panel and does
  * mr x nr/lanes fused multiply-adds into accumulators that live in registers for the whole
- * kc loop. Tiles: AVX-512 12x32 (24 zmm accumulators), AVX2 6x16 (12 ymm), NEON 8x12
- * (24 q registers), portable 4x16. */
+ * kc loop. Tiles: AVX-512 12x32 (24 zmm accumulators; 4x32 for a last panel of at most 4
+ * rows), AVX2 6x16 (12 ymm), NEON 8x12 (24 q registers), portable 4x16. The packing
+ * routines that feed them sit here too, since they need the same ISA. */
 #include "../core/platform.h"
 #include "gemm.h"
 
@@ -30,7 +31,8 @@ static void kernel_generic(int64_t kc, const float *a, const float *b, float *c,
         for (int j = 0; j < GEN_NR; j++)
             c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + acc[i][j];
 }
-static const cpu_gemm_kernel k_generic = { "generic", GEN_MR, GEN_NR, kernel_generic, NULL, NULL };
+static const cpu_gemm_kernel k_generic = { "generic", GEN_MR, GEN_NR, kernel_generic, NULL, NULL,
+                                            0, NULL };
 
 #if defined(__x86_64__)
 /* ------------------------------------------------------------------ packing */
@@ -202,8 +204,28 @@ static void kernel_avx512(int64_t kc, const float *a, const float *b, float *c, 
     K512_STORE(0) K512_STORE(1) K512_STORE(2) K512_STORE(3) K512_STORE(4) K512_STORE(5)
     K512_STORE(6) K512_STORE(7) K512_STORE(8) K512_STORE(9) K512_STORE(10) K512_STORE(11)
 }
+
+/* The first 4 rows of a 12-row panel: the last panel of 256 rows (21 x 12 + 4) holds only 4,
+ * and the 12-row kernel would spend two thirds of its multiply-adds on the zero padding.
+ * 8 accumulators are just enough to keep both FMA ports busy. */
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_4rows(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                                int accumulate)
+{
+    __m512 z = _mm512_setzero_ps();
+    __m512 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+    for (int r = 0; r < 4; r++) {
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
+    }
+    for (int64_t p = 0; p < kc; p++, a += 12, b += 32) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        K512_ROW(0) K512_ROW(1) K512_ROW(2) K512_ROW(3)
+    }
+    K512_STORE(0) K512_STORE(1) K512_STORE(2) K512_STORE(3)
+}
 static const cpu_gemm_kernel k_avx512 = { "avx512f", 12, 32, kernel_avx512, pack_transposed_avx,
-                                           pack_copy_avx512 };
+                                           pack_copy_avx512, 4, kernel_avx512_4rows };
 
 /* ------------------------------------------------------------------ AVX2+FMA 6x16 */
 #define K256_ROW(r)                                                         \
@@ -231,7 +253,7 @@ static void kernel_avx2(int64_t kc, const float *a, const float *b, float *c, in
     K256_STORE(0) K256_STORE(1) K256_STORE(2) K256_STORE(3) K256_STORE(4) K256_STORE(5)
 }
 static const cpu_gemm_kernel k_avx2 = { "avx2+fma", 6, 16, kernel_avx2, pack_transposed_avx,
-                                         pack_copy_avx2 };
+                                         pack_copy_avx2, 0, NULL };
 
 static const cpu_gemm_kernel *x86_list[3];
 static int x86_count;
@@ -282,7 +304,7 @@ static void kernel_neon(int64_t kc, const float *a, const float *b, float *c, in
     KNEON_STORE(0) KNEON_STORE(1) KNEON_STORE(2) KNEON_STORE(3)
     KNEON_STORE(4) KNEON_STORE(5) KNEON_STORE(6) KNEON_STORE(7)
 }
-static const cpu_gemm_kernel k_neon = { "neon", 8, 12, kernel_neon, NULL, NULL };
+static const cpu_gemm_kernel k_neon = { "neon", 8, 12, kernel_neon, NULL, NULL, 0, NULL };
 
 static const cpu_gemm_kernel *const *available(int *count)
 {
