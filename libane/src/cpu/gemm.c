@@ -196,6 +196,9 @@ static void compute_tasks(void *vctx, int64_t begin, int64_t end)
     if (!apack) { x->failed = 1; return; }
     float tile[16 * 32];              /* edge tiles: mr*nr <= 16*32 for every kernel */
     int accumulate = x->pc > 0 || x->accumulate_c;
+    /* The column ranges of one row block are consecutive tasks: a thread given several (a
+     * chunk of them, or all when the gemm runs serially inside a batch) packs the block once. */
+    int64_t packed_mb = -1;
     for (int64_t t = begin; t < end; t++) {
         int64_t mb = t / x->n_splits, ns = t % x->n_splits;
         int64_t i0 = mb * x->rows_per_block;
@@ -203,7 +206,8 @@ static void compute_tasks(void *vctx, int64_t begin, int64_t end)
         int64_t jp0 = ns * x->panels_per_split;
         int64_t jp1 = jp0 + x->panels_per_split < x->n_panels ? jp0 + x->panels_per_split : x->n_panels;
         if (rows <= 0 || jp0 >= jp1) continue;
-        pack_a(x, i0, rows, apack);
+        if (mb != packed_mb) pack_a(x, i0, rows, apack);
+        packed_mb = mb;
         /* Visit this task's panels starting at a point that depends on the task, so
          * threads starting together claim different B panels to pack. A panel another
          * thread is still packing is put off to a second round (its k order does not
