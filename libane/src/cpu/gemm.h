@@ -22,6 +22,17 @@ typedef struct cpu_gemm_kernel {
      * 0 for rows <= r < width. */
     void (*pack_transposed)(int64_t kc, int64_t rows, int width, const float *src, int64_t ld,
                             float *dst);
+    /* Packs an operand whose rows (of A) or columns (of B) are contiguous (column-major A,
+     * row-major B), or NULL for the driver's scalar loop: `rows` of them in panels of width,
+     * panel q at dst + q*kc*width: dst[(q*kc + p)*width + r] = src[p*ld + q*width + r] while
+     * q*width + r < rows, 0 beyond. */
+    void (*pack_copy)(int64_t kc, int64_t rows, int width, const float *src, int64_t ld,
+                      float *dst);
+    /* run for only the first short_rows rows of the tile (A still packed mr wide), for a
+     * last panel that is mostly padding; short_rows 0 and run_short NULL where there is none. */
+    int short_rows;
+    void (*run_short)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                      int accumulate);
 } cpu_gemm_kernel;
 
 /* The fastest kernel this CPU runs. */
