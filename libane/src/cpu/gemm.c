@@ -23,7 +23,7 @@
 #define NC 4096         /* columns of B packed at once */
 #define TASKS_PER_THREAD 4  /* tasks per thread at least: 256 rows as 3 row blocks kept one of
                              * 2 threads idle much of the time; as 4 row blocks x 2 column
-                             * ranges the 256-row training products ran 13-21% faster */
+                             * ranges the 256-row training products ran 5-20% faster */
 
 enum { PANEL_EMPTY, PANEL_PACKING, PANEL_READY };
 

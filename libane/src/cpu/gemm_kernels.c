@@ -110,9 +110,10 @@ static void pack_transposed_avx(int64_t kc, int64_t rows, int width, const float
  * prefetchers, so every row segment would be a cache miss in turn. The rows go in blocks of
  * COPY_BLOCK: the block's segments are requested ahead (the first block up front, each next
  * one while the current one is copied), then each panel's share of the block is copied as
- * one contiguous run of the panel. Measured against copying panel by panel (with or without
- * a fixed prefetch distance): 2-3x faster when the source is in L3 or memory, as the
- * weight-gradient operands usually are. */
+ * one contiguous run of the panel. Packing 96 rows x 256 k (ld 768 and 32000) measured 0.3-0.6
+ * ns per float with the source in L3 or memory, as the weight-gradient operands usually are,
+ * against 0.9-1.3 for the panel-by-panel loop it replaces; about 0.05 ns slower when the
+ * source is already in L2. */
 #define COPY_BLOCK 16
 
 __attribute__((target("avx512f")))
