@@ -31,7 +31,7 @@ static struct {
     atomic_flag busy;         /* set by the one caller running a job */
     uint32_t n_workers;       /* created so far (they never exit) */
     uint32_t active;          /* workers taking part in the current job */
-    atomic_uint left;         /* of those, how many have finished with it (written under the lock,
+    atomic_ullong left;       /* of those, how many have finished with it (written under the lock,
                                * read by the spinning caller without it) */
     atomic_ullong generation; /* bumped for each job (likewise) */
     job *current;
@@ -57,25 +57,13 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Spin, without the lock, until *x differs from `from` or SPIN_NS pass. */
-static void spin_while_equal_u64(atomic_ullong *x, uint64_t from)
+/* Spin, without the lock, until (*x == v) == equal, or SPIN_NS pass. */
+static void spin_until(atomic_ullong *x, uint64_t v, int equal)
 {
     uint64_t deadline = now_ns() + SPIN_NS;
     for (;;) {
         for (int i = 0; i < 64; i++) {
-            if (atomic_load_explicit(x, memory_order_acquire) != from) return;
-            cpu_relax();
-        }
-        if (now_ns() > deadline) return;
-    }
-}
-
-static void spin_while_less_u32(atomic_uint *x, uint32_t than)
-{
-    uint64_t deadline = now_ns() + SPIN_NS;
-    for (;;) {
-        for (int i = 0; i < 64; i++) {
-            if (atomic_load_explicit(x, memory_order_acquire) >= than) return;
+            if ((atomic_load_explicit(x, memory_order_acquire) == v) == equal) return;
             cpu_relax();
         }
         if (now_ns() > deadline) return;
@@ -102,7 +90,7 @@ static void *worker_main(void *arg)
     for (;;) {
         if (pool.generation == seen) {
             pthread_mutex_unlock(&pool.lock);
-            spin_while_equal_u64(&pool.generation, seen);
+            spin_until(&pool.generation, seen, 0);
             pthread_mutex_lock(&pool.lock);
         }
         while (pool.generation == seen || id > pool.active) {
@@ -190,7 +178,7 @@ void ane_parallel_for(int64_t n, int64_t grain, ane_range_fn fn, void *ctx)
     run_chunks(&j);
     inside_job = 0;
 
-    spin_while_less_u32(&pool.left, helpers);
+    spin_until(&pool.left, helpers, 1);
     pthread_mutex_lock(&pool.lock);
     while (pool.left < pool.active) pthread_cond_wait(&pool.finished, &pool.lock);
     pool.current = NULL;
