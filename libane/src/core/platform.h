@@ -89,7 +89,7 @@ int *__error(void);
 #define EEXIST 17
 
 /* math (libsystem_m, part of libSystem) */
-float expf(float); double exp(double);
+double exp(double);
 float logf(float); double log(double);
 float tanhf(float); double tanh(double);
 float sqrtf(float); double sqrt(double);
