@@ -182,6 +182,14 @@ static void pack_copy_avx2(int64_t kc, int64_t rows, int width, const float *src
                         c##r##1 = _mm512_add_ps(c##r##1, _mm512_loadu_ps(cr + 16)); } \
       _mm512_storeu_ps(cr, c##r##0); _mm512_storeu_ps(cr + 16, c##r##1); }
 
+/* One k step of the 12x32 tile: a row of the B panel, 12 broadcasts of the A panel. */
+#define K512_STEP                                                           \
+    { __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);         \
+      K512_ROW(0) K512_ROW(1) K512_ROW(2) K512_ROW(3) K512_ROW(4) K512_ROW(5) \
+      K512_ROW(6) K512_ROW(7) K512_ROW(8) K512_ROW(9) K512_ROW(10) K512_ROW(11) \
+      a += 12; b += 32; }
+#define A_AHEAD 96      /* floats: 8 k steps */
+
 __attribute__((target("avx512f,fma")))
 static void kernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                           int accumulate)
@@ -197,11 +205,21 @@ static void kernel_avx512(int64_t kc, const float *a, const float *b, float *c, 
         _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
     }
-    for (int64_t p = 0; p < kc; p++, a += 12, b += 32) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        K512_ROW(0) K512_ROW(1) K512_ROW(2) K512_ROW(3) K512_ROW(4) K512_ROW(5)
-        K512_ROW(6) K512_ROW(7) K512_ROW(8) K512_ROW(9) K512_ROW(10) K512_ROW(11)
+    /* Four k steps (48 floats of A, three cache lines) per round, each line of A requested
+     * A_AHEAD floats early: the A panel streams from L2 (the B panel is what stays in L1), and
+     * waiting on it had been the kernel's main stall in the training step (perf: the first
+     * broadcasts of each step). +2-4 % per shape on the device's pinned cores. */
+    int64_t p = 0;
+    for (; p + 4 <= kc; p += 4) {
+        _mm_prefetch((const char *)(a + A_AHEAD), _MM_HINT_T0);
+        K512_STEP
+        _mm_prefetch((const char *)(a + A_AHEAD + 16), _MM_HINT_T0);
+        K512_STEP
+        _mm_prefetch((const char *)(a + A_AHEAD + 32), _MM_HINT_T0);
+        K512_STEP
+        K512_STEP
     }
+    for (; p < kc; p++) K512_STEP
     K512_STORE(0) K512_STORE(1) K512_STORE(2) K512_STORE(3) K512_STORE(4) K512_STORE(5)
     K512_STORE(6) K512_STORE(7) K512_STORE(8) K512_STORE(9) K512_STORE(10) K512_STORE(11)
 }

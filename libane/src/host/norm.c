@@ -9,6 +9,7 @@
 #include "../core/platform.h"
 #include "../core/error.h"
 #include "../core/threads.h"
+#include "../core/fastmath.h"
 
 typedef struct {
     const float *x, *w, *inv_rms, *dy;
@@ -19,7 +20,7 @@ typedef struct {
 
 #define NORM_BLOCK 64  /* positions per work item: 64 floats = one 256-byte stripe per channel */
 
-static void rmsnorm_fwd_range(void *ctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void rmsnorm_fwd_range(void *ctx, int64_t begin, int64_t end)
 {
     const norm_job *j = ctx;
     const uint32_t C = j->channels, S = j->seq;
@@ -62,7 +63,7 @@ ANE_API ane_status ane_rmsnorm_fwd(const float *x, const float *w, float *y, flo
 }
 
 /* Each work item writes dx for its positions and its own partial dw row (no sharing). */
-static void rmsnorm_bwd_range(void *ctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void rmsnorm_bwd_range(void *ctx, int64_t begin, int64_t end)
 {
     const norm_job *j = ctx;
     const uint32_t C = j->channels, S = j->seq;

@@ -7,6 +7,7 @@
 #include "../core/platform.h"
 #include "../core/error.h"
 #include "../core/threads.h"
+#include "../core/fastmath.h"
 
 #define VEC_BLOCK 16384
 
@@ -35,28 +36,34 @@ static inline uint64_t block_end(uint64_t b, uint64_t n)
  * vector instructions on every target (auto-vectorising acc[k] += ... came out as shuffles). */
 typedef float f32x8 __attribute__((vector_size(32)));
 
-/* Sum of squares of x[i, e), in a fixed order: lane k sums the elements at k mod 8, the lanes are
- * added in order in float64, then the tail. With `finite`, also whether every element is finite
- * (x * 0 is NaN exactly for inf and NaN). Shared by ane_sum_squares and ane_grad_stats, so the
- * two give the same bits. */
-static double block_sumsq(const float *x, uint64_t i, uint64_t e, int *finite)
+/* Sum of squares of x[i, e), in a fixed order: 32 lanes (four 8-lane accumulators, so four
+ * independent add chains; one chain had held the loop to the add latency, with its vector
+ * spilled to the stack in the baseline build) each sum the elements at their index mod 32, the
+ * lanes are added in order in float64, then the tail. With `finite`, also whether every element
+ * is finite (x * 0 is NaN exactly for inf and NaN). Shared by ane_sum_squares and
+ * ane_grad_stats, so the two give the same bits. */
+static inline double block_sumsq(const float *x, uint64_t i, uint64_t e, int *finite)
 {
-    f32x8 acc = {0}, bad = {0};
-    for (; i + 8 <= e; i += 8) {
-        f32x8 v;
-        memcpy(&v, x + i, sizeof v);
-        acc += v * v;
-        if (finite) bad += v * 0.0f;
+    f32x8 acc[4] = {{0}}, bad = {0};
+    for (; i + 32 <= e; i += 32) {
+        for (int q = 0; q < 4; q++) {
+            f32x8 v;
+            memcpy(&v, x + i + 8 * q, sizeof v);
+            acc[q] += v * v;
+            if (finite) bad += v * 0.0f;
+        }
     }
     double s = 0.0;
     float b = 0.0f;
-    for (int k = 0; k < 8; k++) { s += acc[k]; b += bad[k]; }
+    for (int q = 0; q < 4; q++)
+        for (int k = 0; k < 8; k++) s += acc[q][k];
+    for (int k = 0; k < 8; k++) b += bad[k];
     for (; i < e; i++) { s += (double)x[i] * x[i]; b += x[i] * 0.0f; }
     if (finite) *finite = b == 0.0f;
     return s;
 }
 
-static void sumsq_range(void *ctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void sumsq_range(void *ctx, int64_t begin, int64_t end)
 {
     const vec_job *j = ctx;
     for (int64_t b = begin; b < end; b++)
@@ -105,7 +112,7 @@ ANE_API int ane_all_finite(const float *x, uint64_t n)
 
 /* Both optimizer checks in one read of the gradient: the finiteness flag and the sum of
  * squares of each block (block_sumsq, so the norm is the same bits as ane_sum_squares'). */
-static void grad_stats_range(void *ctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void grad_stats_range(void *ctx, int64_t begin, int64_t end)
 {
     const vec_job *j = ctx;
     for (int64_t b = begin; b < end; b++)
@@ -210,7 +217,7 @@ static inline float adamw_one(float *p, float g, float *m, float *v, float gs, f
     return *p - lr * (wd * *p + update);
 }
 
-static void adamw_range(void *ctx, int64_t begin, int64_t end)
+ANE_VEC_CLONES static void adamw_range(void *ctx, int64_t begin, int64_t end)
 {
     const vec_job *j = ctx;
     /* Locals, so the stores through p, m, v (floats) cannot alias the job's float fields and
