@@ -119,7 +119,6 @@ const SYMBOLS = {
   ane_sample: { args: ["ptr", "u32", "ptr", "f64", "u32", "f64", "f64", "ptr"], returns: "i32" },
   // fused optimizer passes (ane.h "fused optimizer passes"; wrapped in train-ops.ts)
   ane_grad_stats: { args: ["ptr", "u64", "ptr", "ptr"], returns: "i32" },
-  ane_adamw_zero_grad: { args: ["ptr", "ptr", "ptr", "ptr", "u64", "f32", "f32", "f32", "f32", "f32", "u32", "f32"], returns: "i32" },
   // weight staging (ane.h "host ops for training"; wrapped in train-ops.ts)
   ane_stage_weights: { args: ["ptr", "u64"], returns: "i32" },
 } as const;

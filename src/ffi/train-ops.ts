@@ -250,12 +250,3 @@ export function gradStats(g: Float32Array): { finite: boolean; sumSquares: numbe
   return { finite: finite[0] === 1, sumSquares: sumsq[0] };
 }
 
-/** adamw, then g = 0 in the same pass. */
-export function adamwZeroGrad(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, o: {
-  lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number; gradScale: number;
-}): void {
-  need("adamw g", g, p.length); need("adamw m", m, p.length); need("adamw v", v, p.length);
-  if (p.length)
-    check(lib().ane_adamw_zero_grad(ptr(p), ptr(g), ptr(m), ptr(v), p.length, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay,
-      o.step, o.gradScale), "adamw");
-}

@@ -26,6 +26,7 @@ import { dims, type ModelConfig } from "../model/config.ts";
 import { view, type ParamLayout } from "../model/params.ts";
 import { gptBlockPrefix, gptClassifierName, GPT_WPE, GPT_WTE } from "../model/gpt.ts";
 import type { PipelineOptions } from "./pipeline.ts";
+import { zeroUnlessOverwritten } from "./grad-overwrite.ts";
 
 interface LayerBuffers {
   x: Float32Array; xn: Float32Array; mean1: Float32Array; rstd1: Float32Array; qkv: Float32Array; attn: Float32Array;
@@ -45,6 +46,8 @@ export class GptPipeline implements Disposable {
   private readonly ids: Int32Array;
   private readonly positions: Int32Array;
   private readonly actClip: number;
+  /** Gradients the weight-gradient matmuls write whole (forwardBackward's overwrite mode). */
+  private readonly overwritten: ReadonlySet<string>;
   private readonly xFinal: Float32Array; private readonly xf: Float32Array;
   private readonly meanF: Float32Array; private readonly rstdF: Float32Array;
   private readonly logits: Float32Array; private readonly Ec: Float32Array; private readonly dEc: Float32Array;
@@ -77,6 +80,8 @@ export class GptPipeline implements Disposable {
     this.xFinal = f(D * S); this.xf = f(D * S); this.meanF = f(S); this.rstdF = f(S);
     this.logits = f(this.Vc * S); this.Ec = f(this.Vc * D); this.dEc = f(this.Vc * D);
     this.dx = f(D * S); this.dxf = f(D * S); this.scratchD = f(D * S); this.dg = f(F * S); this.dattn = f(D * S);
+    const matrices = ["mlp.c_proj", "mlp.c_fc", "attn.c_proj", "attn.c_attn"];
+    this.overwritten = new Set(Array.from({ length: cfg.n_layers }, (_, l) => matrices.map((m) => `${gptBlockPrefix(l)}${m}.weight`)).flat());
   }
 
   get compileMs(): number { return this.k.compileMs; }
@@ -161,11 +166,15 @@ export class GptPipeline implements Disposable {
 
   /**
    * Forward + backward of one micro-batch; adds its gradients, multiplied by
-   * lossScale / (S * microBatches), into `grads`. Returns the mean loss over its positions.
+   * lossScale / (S * microBatches), into `grads`, or with `overwrite` (the first micro-batch of an
+   * optimizer step) writes them over whatever `grads` held (train/grad-overwrite.ts). Returns the
+   * mean loss over its positions.
    */
   forwardBackward(params: Float32Array, grads: Float32Array, tokens: Int32Array, targets: Int32Array,
-                  lossScale: number, microBatches: number): number {
+                  lossScale: number, microBatches: number, overwrite = false): number {
     const c = this.cfg, { D, F, V } = dims(c), S = this.S;
+    if (overwrite) zeroUnlessOverwritten(this.layout, grads, this.overwritten);
+    const beta = overwrite ? 0 : 1;                                   // of the weight-gradient matmuls
     this.forward(params, tokens);
     this.classifierLogits();
     const lossSum = this.k.host("cross_entropy", () => ops.crossEntropy(this.logits, this.Vc, S, targets, lossScale / (S * microBatches), this.logits));
@@ -192,8 +201,8 @@ export class GptPipeline implements Disposable {
       this.k.stage("ffn_bwd_w1t", key("ffn_bwd_w1t"), "dh", L.dh);
       this.k.eval("ffn_bwd_w1t", key("ffn_bwd_w1t"));
       this.k.read("ffn_bwd_w1t", 0, this.scratchD);                           // dxn2
-      this.k.dW(D, F, S, 1, L.dy, S, L.g, S, 1, G("mlp.c_proj.weight"), F);     // dW2 += dy gᵀ
-      this.k.dW(F, D, S, 1, L.dh, S, L.xn2, S, 1, G("mlp.c_fc.weight"), D);     // dW1 += dh xn2ᵀ
+      this.k.dW(D, F, S, 1, L.dy, S, L.g, S, beta, G("mlp.c_proj.weight"), F);     // dW2 (+)= dy gᵀ
+      this.k.dW(F, D, S, 1, L.dh, S, L.xn2, S, beta, G("mlp.c_fc.weight"), D);     // dW1 (+)= dh xn2ᵀ
       this.k.host("bias_grad", () => { gops.biasGrad(L.dy, G("mlp.c_proj.bias"), D, S); gops.biasGrad(L.dh, G("mlp.c_fc.bias"), F, S); });
       L.dx2.set(L.dy);
       this.k.host("layernorm_bwd", () => gops.layernormBwd(L.x2, W("ln_2.weight"), L.mean2, L.rstd2, this.scratchD, L.dx2,
@@ -202,13 +211,13 @@ export class GptPipeline implements Disposable {
       this.k.stage("wo_bwd", key("wo_bwd"), "dx2", L.dx2);
       this.k.eval("wo_bwd", key("wo_bwd"));
       this.k.read("wo_bwd", 0, this.dattn);
-      this.k.dW(D, D, S, 1, L.dx2, S, L.attn, S, 1, G("attn.c_proj.weight"), D);  // dWo += dx2 attnᵀ
+      this.k.dW(D, D, S, 1, L.dx2, S, L.attn, S, beta, G("attn.c_proj.weight"), D);  // dWo (+)= dx2 attnᵀ
       this.k.host("bias_grad", () => gops.biasGrad(L.dx2, G("attn.c_proj.bias"), D, S));
       ["q", "k", "v"].forEach((n, i) => this.k.stage("attn_bwd", SHARED, n, L.qkv.subarray(i * D * S, (i + 1) * D * S)));
       this.k.stage("attn_bwd", SHARED, "dattn", this.dattn);
       this.k.eval("attn_bwd", SHARED);
       for (let i = 0; i < 3; i++) this.k.read("attn_bwd", i, L.dqkv.subarray(i * D * S, (i + 1) * D * S));
-      this.k.dW(3 * D, D, S, 1, L.dqkv, S, L.xn, S, 1, G("attn.c_attn.weight"), D); // dWqkv += dqkv xnᵀ
+      this.k.dW(3 * D, D, S, 1, L.dqkv, S, L.xn, S, beta, G("attn.c_attn.weight"), D); // dWqkv (+)= dqkv xnᵀ
       this.k.host("bias_grad", () => gops.biasGrad(L.dqkv, G("attn.c_attn.bias"), 3 * D, S));
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dqkv", L.dqkv);
       this.k.eval("qkv_bwd", key("qkv_bwd"));

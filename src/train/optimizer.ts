@@ -1,9 +1,9 @@
 /**
  * One optimizer step over the flat parameter arena, shared by `rustane train` and `rustane bench
  * train`: the finite check and global gradient norm (one pass, ane_grad_stats), global-norm
- * clipping, then AdamW in two decay groups (matrices decay, norms and biases do not) that also
- * clears the gradient in the same pass (ane_adamw_zero_grad). A skipped step (inf/NaN gradient)
- * clears the gradient too, so either way the next step accumulates from zero.
+ * clipping, then AdamW in two decay groups (matrices decay, norms and biases do not). The
+ * gradient is left as it is, applied or skipped (inf/NaN): the next step's first micro-batch
+ * writes over it (forwardBackward's overwrite mode, train/grad-overwrite.ts).
  */
 import * as ops from "../ffi/train-ops.ts";
 
@@ -29,14 +29,11 @@ export function optimizerStep(s: OptimizerState, o: OptimizerStepOptions): Optim
   const { params, grads, m, v, decayEnd: d } = s;
   const stats = ops.gradStats(grads);
   const step = o.accept(stats.finite);
-  if (!stats.finite || step < 1) {
-    grads.fill(0);
-    return { applied: false, gradNorm: null };
-  }
+  if (!stats.finite || step < 1) return { applied: false, gradNorm: null };
   const gradNorm = Math.sqrt(stats.sumSquares) / o.lossScale;
   const clipCoef = o.clip > 0 && gradNorm > o.clip ? o.clip / (gradNorm + 1e-6) : 1;
   const common = { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, step, gradScale: clipCoef / o.lossScale };
-  ops.adamwZeroGrad(params.subarray(0, d), grads.subarray(0, d), m.subarray(0, d), v.subarray(0, d), { ...common, weightDecay: o.weightDecay });
-  ops.adamwZeroGrad(params.subarray(d), grads.subarray(d), m.subarray(d), v.subarray(d), { ...common, weightDecay: 0 });
+  ops.adamw(params.subarray(0, d), grads.subarray(0, d), m.subarray(0, d), v.subarray(0, d), { ...common, weightDecay: o.weightDecay });
+  ops.adamw(params.subarray(d), grads.subarray(d), m.subarray(d), v.subarray(d), { ...common, weightDecay: 0 });
   return { applied: true, gradNorm };
 }

@@ -17,6 +17,7 @@ import { buildTransformerKernels, KERNEL_NAMES, type KernelName } from "../kerne
 import { KernelSet, kernelDialect, type StepTimings, type WeightCopy } from "./kernel-set.ts";
 import { dims, type ModelConfig } from "../model/config.ts";
 import { layerPrefix, view, type ParamLayout } from "../model/params.ts";
+import { zeroUnlessOverwritten } from "./grad-overwrite.ts";
 
 export interface PipelineOptions {
   seq: number;
@@ -65,6 +66,8 @@ export class TransformerPipeline implements Disposable {
   private readonly qkInv: Float32Array; private readonly normOut: Float32Array; private readonly normGrad: Float32Array;
   private readonly forwardOnly: boolean;
   private readonly actClip: number;
+  /** Gradients the weight-gradient matmuls write whole (forwardBackward's overwrite mode). */
+  private readonly overwritten: ReadonlySet<string>;
 
   constructor(backend: Backend, private readonly cfg: ModelConfig, private readonly layout: ParamLayout,
               o: PipelineOptions) {
@@ -96,7 +99,15 @@ export class TransformerPipeline implements Disposable {
     this.dx = new Float32Array(D * S); this.dxf = new Float32Array(D * S); this.scratchD = new Float32Array(D * S);
     this.dg = new Float32Array(F * S); this.dattn = new Float32Array(Q * S);
     this.qkInv = new Float32Array(H * S); this.normOut = new Float32Array(Q * S); this.normGrad = new Float32Array(Q * S);
+    const matrices = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
+    const overwritten = new Set<string>();
+    for (let l = 0; l < cfg.n_layers; l++) for (const m of matrices) overwritten.add(`${layerPrefix(l)}${m}.weight`);
+    if (!this.compacted) overwritten.add(this.classifierName());
+    this.overwritten = overwritten;
   }
+
+  /** The parameter the classifier's rows come from: the embedding (tied) or lm_head. */
+  private classifierName(): string { return this.cfg.tied_embeddings ? "model.embed_tokens.weight" : "lm_head.weight"; }
 
   get compileMs(): number { return this.k.compileMs; }
   get timings(): StepTimings { return this.k.timings; }
@@ -129,7 +140,7 @@ export class TransformerPipeline implements Disposable {
     }
     this.k.stageWeights(copies);
     // The classifier's compact table follows the embedding (tied) or lm_head.
-    const cls = this.w(this.cfg.tied_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", params);
+    const cls = this.w(this.classifierName(), params);
     if (this.compacted) this.k.host("classifier_gather", () => ops.gatherRows(cls, this.cfg.dim, this.ids, this.Ec));
     else this.Ec = cls;
   }
@@ -195,13 +206,16 @@ export class TransformerPipeline implements Disposable {
 
   /**
    * Forward + backward of one micro-batch; adds this micro-batch's gradients, multiplied by
-   * lossScale / (S * microBatches), into `grads`. Returns the mean loss over its positions.
-   * `targets` are classifier indices, as for loss().
+   * lossScale / (S * microBatches), into `grads`, or with `overwrite` (the first micro-batch of
+   * an optimizer step) writes them over whatever `grads` held (train/grad-overwrite.ts). Returns
+   * the mean loss over its positions. `targets` are classifier indices, as for loss().
    */
   forwardBackward(params: Float32Array, grads: Float32Array, tokens: Int32Array, targets: Int32Array,
-                  lossScale: number, microBatches: number): number {
+                  lossScale: number, microBatches: number, overwrite = false): number {
     if (this.forwardOnly) throw new Error("TransformerPipeline: built with forwardOnly; it has no backward kernels");
     const c = this.cfg, { D, Q, KV, F, V, H, KVH, hd } = dims(c), S = this.seq;
+    if (overwrite) zeroUnlessOverwritten(this.layout, grads, this.overwritten);
+    const beta = overwrite ? 0 : 1;                                   // of the weight-gradient matmuls
     this.forward(params, tokens);
     this.classifierLogits();
     const gradScale = lossScale / (S * microBatches);
@@ -211,9 +225,9 @@ export class TransformerPipeline implements Disposable {
     this.k.host("classifier", () => ops.sgemm(1, 0, D, S, this.Vc, 1, this.Ec, D, dlogits, S, 0, this.dxf, S));
     // dEc [Vc, D] = dlogits · xfᵀ: straight into the classifier's gradient without compaction,
     // else into dEc and scattered to its vocabulary rows at the end.
-    const clsGrad = this.w(c.tied_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", grads);
+    const clsGrad = this.w(this.classifierName(), grads);
     if (this.compacted) this.k.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 0, this.dEc, D);
-    else this.k.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, 1, clsGrad, D);
+    else this.k.dW(this.Vc, D, S, 1, dlogits, S, this.xf, S, beta, clsGrad, D);
     this.dx.fill(0);
     this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(this.xFinal, this.w("model.norm.weight", params), this.invF, this.dxf, this.dx,
       this.w("model.norm.weight", grads), 1, D, S, false));
@@ -235,9 +249,9 @@ export class TransformerPipeline implements Disposable {
       this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "dh3", L.dh3);
       this.k.eval("ffn_bwd_w13t", key("ffn_bwd_w13t"));
       this.k.read("ffn_bwd_w13t", 0, this.scratchD);                         // dxn2
-      this.k.dW(D, F, S, 1, L.dy, S, L.g, S, 1, G("mlp.down_proj.weight"), F);     // dW2 += dy gᵀ
-      this.k.dW(F, D, S, 1, L.dh1, S, L.xn2, S, 1, G("mlp.gate_proj.weight"), D);  // dW1 += dh1 xn2ᵀ
-      this.k.dW(F, D, S, 1, L.dh3, S, L.xn2, S, 1, G("mlp.up_proj.weight"), D);    // dW3 += dh3 xn2ᵀ
+      this.k.dW(D, F, S, 1, L.dy, S, L.g, S, beta, G("mlp.down_proj.weight"), F);     // dW2 (+)= dy gᵀ
+      this.k.dW(F, D, S, 1, L.dh1, S, L.xn2, S, beta, G("mlp.gate_proj.weight"), D);  // dW1 (+)= dh1 xn2ᵀ
+      this.k.dW(F, D, S, 1, L.dh3, S, L.xn2, S, beta, G("mlp.up_proj.weight"), D);    // dW3 (+)= dh3 xn2ᵀ
       L.dx2.set(L.dy);
       this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x2, this.w(p + "post_attention_layernorm.weight", params), L.inv2, this.scratchD,
         L.dx2, G("post_attention_layernorm.weight"), 1, D, S, true));
@@ -245,7 +259,7 @@ export class TransformerPipeline implements Disposable {
       this.k.stage("wo_bwd", key("wo_bwd"), "dx2", L.dx2);
       this.k.eval("wo_bwd", key("wo_bwd"));
       this.k.read("wo_bwd", 0, this.dattn);
-      this.k.dW(D, Q, S, 1, L.dx2, S, L.attn, S, 1, G("self_attn.o_proj.weight"), Q);  // dWo += dx2 attnᵀ
+      this.k.dW(D, Q, S, 1, L.dx2, S, L.attn, S, beta, G("self_attn.o_proj.weight"), Q);  // dWo (+)= dx2 attnᵀ
       const shared = "attn_bwd/shared";
       this.k.stage("attn_bwd", shared, "q_rope", L.qRope);
       this.k.stage("attn_bwd", shared, "k_rope", L.kRope);
@@ -266,9 +280,9 @@ export class TransformerPipeline implements Disposable {
           L.dk.set(gk);
         });
       }
-      this.k.dW(Q, D, S, 1, L.dq, S, L.xn, S, 1, G("self_attn.q_proj.weight"), D);   // dWq += dq xnᵀ
-      this.k.dW(KV, D, S, 1, L.dk, S, L.xn, S, 1, G("self_attn.k_proj.weight"), D);
-      this.k.dW(KV, D, S, 1, L.dv, S, L.xn, S, 1, G("self_attn.v_proj.weight"), D);
+      this.k.dW(Q, D, S, 1, L.dq, S, L.xn, S, beta, G("self_attn.q_proj.weight"), D);   // dWq (+)= dq xnᵀ
+      this.k.dW(KV, D, S, 1, L.dk, S, L.xn, S, beta, G("self_attn.k_proj.weight"), D);
+      this.k.dW(KV, D, S, 1, L.dv, S, L.xn, S, beta, G("self_attn.v_proj.weight"), D);
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dq", L.dq);
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dk", L.dk);
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dv", L.dv);

@@ -149,10 +149,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       await new Promise<void>((r) => setImmediate(r));
       const stepStart = performance.now();
       pipe.timings = { kernelMs: {}, hostMs: {}, dwWaitMs: 0, stageMs: 0 };
-      let loss = 0;                                   // grads are zero here: the optimizer step clears them
-      for (let mb = 0; mb < o.microBatches; mb++) {
+      let loss = 0;
+      for (let mb = 0; mb < o.microBatches; mb++) {               // the first overwrites the last step's gradients
         d.sampleTrain(rng, win);
-        loss += pipe.forwardBackward(params, grads, win.tokens, win.targets, scaler.scale, o.microBatches) / o.microBatches;
+        loss += pipe.forwardBackward(params, grads, win.tokens, win.targets, scaler.scale, o.microBatches, mb === 0) / o.microBatches;
       }
       state.step++;
       state.tokensSeen += S * o.microBatches;

@@ -45,6 +45,22 @@ for (const [label, cfg] of [["tiny-gpt (tied)", () => loadModelConfig("tiny-gpt"
       }
     });
 
+    test("overwrite mode: over a NaN-filled arena the first micro-batch writes every gradient, the second adds", () => {
+      pipe.stageWeights(params);
+      const second = randomWindow(6, c.vocab_size, S);
+      const grads = new Float32Array(layout.total).fill(NaN);
+      pipe.forwardBackward(params, grads, tokens, targets, 1, 2, true);
+      pipe.forwardBackward(params, grads, second.tokens, second.targets, 1, 2);
+      const rc = refConfig(c), rp = toFloat64Params(layout, params);
+      const g1 = gptRefBackward(rc, rp, tokens, targets, gptRefForward(rc, rp, tokens, targets));
+      const g2 = gptRefBackward(rc, rp, second.tokens, second.targets, gptRefForward(rc, rp, second.tokens, second.targets));
+      for (const t of layout.tensors) {
+        const want = g1.get(t.name)!.map((x, i) => (x + g2.get(t.name)![i]) / 2);
+        const e = relErr(view(layout, grads, t.name), want);
+        if (!(e <= 2e-4)) throw new Error(`gradient of ${t.name} over two micro-batches: relative error ${e}`);
+      }
+    });
+
     test("fp32: gradients match central finite differences of rustane's own loss, every parameter group", () => {
       const p = params.slice();
       pipe.stageWeights(p);

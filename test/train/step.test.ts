@@ -56,6 +56,38 @@ for (const name of ["tiny", "tiny-qwen3"]) {
       pipe.stageWeights(p);
     });
 
+    test("overwrite mode: over a NaN-filled arena the first micro-batch writes every gradient, the second adds", () => {
+      using pipe = new TransformerPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: null });
+      pipe.stageWeights(params);
+      const second = randomWindow(6, c.vocab_size, S);
+      const grads = new Float32Array(layout.total).fill(NaN);     // the last step's gradients, as far as the pipeline knows
+      pipe.forwardBackward(params, grads, tokens, targets, 1, 2, true);
+      pipe.forwardBackward(params, grads, second.tokens, second.targets, 1, 2);
+      const rc = refConfigOf(c), rp = toFloat64Params(layout, params);
+      const g1 = refBackward(rc, rp, tokens, targets, refForward(rc, rp, tokens, targets));
+      const g2 = refBackward(rc, rp, second.tokens, second.targets, refForward(rc, rp, second.tokens, second.targets));
+      for (const t of layout.tensors) {
+        const want = g1.get(t.name)!.map((x, i) => (x + g2.get(t.name)![i]) / 2);
+        const e = relErr(view(layout, grads, t.name), want);
+        if (!(e <= 2e-4)) throw new Error(`gradient of ${t.name} over two micro-batches: relative error ${e}`);
+      }
+    });
+
+    test("overwrite mode with vocabulary compaction gives the gradients of adding into zeros", () => {
+      const ids = Int32Array.from(new Set([...tokens, ...targets, 0, 1, 2])).sort();
+      const compact = new Int32Array(c.vocab_size).fill(-1);
+      ids.forEach((id, i) => { compact[id] = i; });
+      const kept = targets.map((t) => compact[t]);
+      using pipe = new TransformerPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: ids });
+      pipe.stageWeights(params);
+      const added = new Float32Array(layout.total), written = new Float32Array(layout.total).fill(NaN);
+      pipe.forwardBackward(params, added, tokens, kept, 1, 1);
+      pipe.forwardBackward(params, written, tokens, kept, 1, 1, true);
+      let worst = 0;
+      for (let i = 0; i < added.length; i++) worst = Math.max(worst, Math.abs(added[i] - written[i]) || (added[i] === written[i] ? 0 : Infinity));
+      expect(worst).toBe(0);
+    });
+
     test("vocabulary compaction: the loss is the cross-entropy over the kept ids", () => {
       const ids = Int32Array.from(new Set([...tokens, ...targets, 0, 1, 2])).sort();
       using pipe = new TransformerPipeline(backend, c, layout, { seq: S, numerics: "fp32", chip: "none", vocabIds: ids });
