@@ -1,6 +1,6 @@
 // Shared by the model tests (training steps, GPT, parity, generation): a seeded generator, random
 // parameters in a layout, the float64 view the references take, random token windows, and the
-// error measure the gradient checks use.
+// error measure the gradient checks use, and the two-micro-batch check of forwardBackward's overwrite mode.
 import { view, type ParamLayout } from "../../src/model/params.ts";
 
 export function lcg(seed: number): () => number {
@@ -37,3 +37,23 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < b.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(b[i])); }
   return num / Math.max(den, 1e-30);
 }
+
+type Window = { tokens: Int32Array; targets: Int32Array };
+
+/** A pipeline's gradient-accumulation contract over two micro-batches: the first, in overwrite mode,
+ *  over an arena of NaN (the last step's gradients, as far as the pipeline knows); the second added.
+ *  Every tensor must be the mean of the two windows' float64 reference gradients. */
+export function checkOverwriteThenAdd(layout: ParamLayout, windows: [Window, Window],
+                                      forwardBackward: (grads: Float32Array, w: Window, overwrite: boolean) => void,
+                                      refGrads: (w: Window) => Map<string, Float64Array>): void {
+  const grads = new Float32Array(layout.total).fill(NaN);
+  forwardBackward(grads, windows[0], true);
+  forwardBackward(grads, windows[1], false);
+  const [g1, g2] = windows.map(refGrads);
+  for (const t of layout.tensors) {
+    const want = g1.get(t.name)!.map((x, i) => (x + g2.get(t.name)![i]) / 2);
+    const e = relErr(view(layout, grads, t.name), want);
+    if (!(e <= 2e-4)) throw new Error(`gradient of ${t.name} over two micro-batches: relative error ${e}`);
+  }
+}
+
