@@ -37,7 +37,6 @@ typedef struct gemm_ctx {
     atomic_int panel_state[NC / 8 + 1];   /* per B panel: PANEL_EMPTY, _PACKING or _READY */
     int last;                      /* the last kc block: round now */
     int accumulate_c;              /* add the product to C instead of overwriting it */
-    int stream;                    /* whole tiles overwrite C with non-temporal stores */
     int failed;                    /* a task could not allocate its A buffer */
 } gemm_ctx;
 
@@ -177,7 +176,7 @@ static void panel_times_a(const gemm_ctx *x, int64_t jp, int64_t i0, int64_t row
         void (*run)(int64_t, const float *, const float *, float *, int64_t, int) =
             short_panel ? k->run_short : k->run;
         if (r_valid == (short_panel ? k->short_rows : mr) && cols == nr) {
-            run(x->kc, ap, bp, c, g->c_rs, x->stream && !short_panel ? CPU_GEMM_STREAM : accumulate);
+            run(x->kc, ap, bp, c, g->c_rs, accumulate);
         } else {
             run(x->kc, ap, bp, tile, nr, 0);
             for (int64_t r = 0; r < r_valid; r++)
@@ -241,7 +240,6 @@ static int gemm_run(const cpu_gemm_args *g, int accumulate_c)
     }
     gemm_ctx x = { .g = g, .kern = g->kernel ? g->kernel : cpu_gemm_best_kernel(),
                    .accumulate_c = accumulate_c };
-    x.stream = g->stream_c && !accumulate_c && g->k <= KC && x.kern->streams && !g->round_fp16;
     int mr = x.kern->mr, nr = x.kern->nr;
     int64_t nc_max = g->n < NC ? g->n : NC;
     int64_t kc_max = g->k < KC ? g->k : KC;

@@ -11,10 +11,7 @@
 #include <stdint.h>
 
 /* A micro-kernel: c[0..mr, 0..nr] (row stride ldc) = (accumulate ? c : 0) + sum over kc of
- * a[p*mr + i] * b[p*nr + j] (A packed as kc columns of mr, B as kc rows of nr). Kernels with
- * `streams` also take accumulate = CPU_GEMM_STREAM: overwrite C with non-temporal stores (when
- * c and the row stride are 64-byte aligned; plain stores otherwise), fenced before returning. */
-enum { CPU_GEMM_STREAM = 2 };
+ * a[p*mr + i] * b[p*nr + j] (A packed as kc columns of mr, B as kc rows of nr). */
 typedef struct cpu_gemm_kernel {
     const char *name;          /* "avx512f", "avx2+fma", "neon", "generic" */
     int mr, nr;
@@ -36,7 +33,6 @@ typedef struct cpu_gemm_kernel {
     int short_rows;
     void (*run_short)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                       int accumulate);
-    int streams;               /* run takes CPU_GEMM_STREAM */
 } cpu_gemm_kernel;
 
 /* The fastest kernel this CPU runs. */
@@ -51,9 +47,6 @@ typedef struct cpu_gemm_args {
     float *c; int64_t c_rs;               /* C[i,j] = c[i*c_rs + j] */
     int round_fp16;                       /* round each result to fp16 (ANE numerics) */
     const cpu_gemm_kernel *kernel;        /* NULL: the best one */
-    /* cpu_gemm with k in one block only: write C with non-temporal stores where the kernel can,
-     * for a result much larger than the caches that nothing reads soon (weight gradients). */
-    int stream_c;
 } cpu_gemm_args;
 
 /* 0 on success, -1 when scratch memory could not be allocated (C is then unspecified). */

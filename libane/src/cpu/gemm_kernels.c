@@ -32,7 +32,7 @@ static void kernel_generic(int64_t kc, const float *a, const float *b, float *c,
             c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + acc[i][j];
 }
 static const cpu_gemm_kernel k_generic = { "generic", GEN_MR, GEN_NR, kernel_generic, NULL, NULL,
-                                            0, NULL, 0 };
+                                            0, NULL };
 
 #if defined(__x86_64__)
 /* ------------------------------------------------------------------ packing */
@@ -178,12 +178,9 @@ static void pack_copy_avx2(int64_t kc, int64_t rows, int width, const float *src
       c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1); }
 #define K512_STORE(r)                                                       \
     { float *cr = c + (r) * ldc;                                            \
-      if (accumulate == CPU_GEMM_STREAM) {                                  \
-          _mm512_stream_ps(cr, c##r##0); _mm512_stream_ps(cr + 16, c##r##1); \
-      } else {                                                              \
-          if (accumulate) { c##r##0 = _mm512_add_ps(c##r##0, _mm512_loadu_ps(cr));        \
-                            c##r##1 = _mm512_add_ps(c##r##1, _mm512_loadu_ps(cr + 16)); } \
-          _mm512_storeu_ps(cr, c##r##0); _mm512_storeu_ps(cr + 16, c##r##1); } }
+      if (accumulate) { c##r##0 = _mm512_add_ps(c##r##0, _mm512_loadu_ps(cr));        \
+                        c##r##1 = _mm512_add_ps(c##r##1, _mm512_loadu_ps(cr + 16)); } \
+      _mm512_storeu_ps(cr, c##r##0); _mm512_storeu_ps(cr + 16, c##r##1); }
 
 /* One k step of the 12x32 tile: a row of the B panel, 12 broadcasts of the A panel. */
 #define K512_STEP                                                           \
@@ -201,12 +198,10 @@ static void kernel_avx512(int64_t kc, const float *a, const float *b, float *c, 
     __m512 c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
     __m512 c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
     __m512 c80 = z, c81 = z, c90 = z, c91 = z, c100 = z, c101 = z, c110 = z, c111 = z;
-    if (accumulate == CPU_GEMM_STREAM && (((uintptr_t)c | (uintptr_t)ldc * sizeof(float)) & 63))
-        accumulate = 0;
     /* The C tile (12 rows a row stride apart, often on 12 different pages of a large C)
      * is read or written only after the k loop: start fetching it now so the misses
-     * overlap the loop instead of stalling the stores. Streamed stores need no line. */
-    for (int r = 0; r < 12 && accumulate != CPU_GEMM_STREAM; r++) {
+     * overlap the loop instead of stalling the stores. */
+    for (int r = 0; r < 12; r++) {
         _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
     }
@@ -227,7 +222,6 @@ static void kernel_avx512(int64_t kc, const float *a, const float *b, float *c, 
     for (; p < kc; p++) K512_STEP
     K512_STORE(0) K512_STORE(1) K512_STORE(2) K512_STORE(3) K512_STORE(4) K512_STORE(5)
     K512_STORE(6) K512_STORE(7) K512_STORE(8) K512_STORE(9) K512_STORE(10) K512_STORE(11)
-    if (accumulate == CPU_GEMM_STREAM) _mm_sfence();   /* before the pool publishes the result */
 }
 
 /* The first 4 rows of a 12-row panel: the last panel of 256 rows (21 x 12 + 4) holds only 4,
@@ -250,7 +244,7 @@ static void kernel_avx512_4rows(int64_t kc, const float *a, const float *b, floa
     K512_STORE(0) K512_STORE(1) K512_STORE(2) K512_STORE(3)
 }
 static const cpu_gemm_kernel k_avx512 = { "avx512f", 12, 32, kernel_avx512, pack_transposed_avx,
-                                           pack_copy_avx512, 4, kernel_avx512_4rows, 1 };
+                                           pack_copy_avx512, 4, kernel_avx512_4rows };
 
 /* ------------------------------------------------------------------ AVX2+FMA 6x16 */
 #define K256_ROW(r)                                                         \
@@ -278,7 +272,7 @@ static void kernel_avx2(int64_t kc, const float *a, const float *b, float *c, in
     K256_STORE(0) K256_STORE(1) K256_STORE(2) K256_STORE(3) K256_STORE(4) K256_STORE(5)
 }
 static const cpu_gemm_kernel k_avx2 = { "avx2+fma", 6, 16, kernel_avx2, pack_transposed_avx,
-                                         pack_copy_avx2, 0, NULL, 0 };
+                                         pack_copy_avx2, 0, NULL };
 
 static const cpu_gemm_kernel *x86_list[3];
 static int x86_count;
@@ -329,7 +323,7 @@ static void kernel_neon(int64_t kc, const float *a, const float *b, float *c, in
     KNEON_STORE(0) KNEON_STORE(1) KNEON_STORE(2) KNEON_STORE(3)
     KNEON_STORE(4) KNEON_STORE(5) KNEON_STORE(6) KNEON_STORE(7)
 }
-static const cpu_gemm_kernel k_neon = { "neon", 8, 12, kernel_neon, NULL, NULL, 0, NULL, 0 };
+static const cpu_gemm_kernel k_neon = { "neon", 8, 12, kernel_neon, NULL, NULL, 0, NULL };
 
 static const cpu_gemm_kernel *const *available(int *count)
 {

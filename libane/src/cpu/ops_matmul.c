@@ -137,7 +137,7 @@ ane_status cpu_run_linear(const cpu_plan *plan, const cpu_step *s)
     /* y[rows, dout] = x[rows, din] W^T: B[p, j] = W[j, p] */
     cpu_gemm_args g = { rows, dout, din, cpu_data(plan, s->in[0]), din, 1,
                         cpu_data(plan, s->in[1]), 1, din, cpu_data(plan, s->out), dout,
-                        round && !s->p.has_bias, NULL, 0 };
+                        round && !s->p.has_bias, NULL };
     ane_status st = gemm_or_fail(&g, s);
     if (st == ANE_OK && s->p.has_bias) add_bias(plan, s, g.c, cpu_data(plan, s->in[2]), rows * dout, dout, 1);
     return st;
@@ -202,7 +202,7 @@ ane_status cpu_run_conv(const cpu_plan *plan, const cpu_step *s)
             /* y_g[ocg, oh*ow] = W_g[ocg, kdim] B[kdim, oh*ow] */
             cpu_gemm_args g = { ocg, oh * ow, kdim, wd + grp * ocg * kdim, kdim, 1, b, oh * ow, 1,
                                 yd + (img * cout + grp * ocg) * oh * ow, oh * ow,
-                                round && !p->has_bias, NULL, 0 };
+                                round && !p->has_bias, NULL };
             st = gemm_or_fail(&g, s);
         }
     }
@@ -245,7 +245,7 @@ static void sdpa_batches(void *vctx, int64_t begin, int64_t end)
         /* scores[L,S] = Q K^T */
         cpu_gemm_args g1 = { c->L, c->S, c->E, cpu_data(plan, c->s->in[0]) + qo, c->q->stride[r - 2],
                              c->q->stride[r - 1], cpu_data(plan, c->s->in[1]) + ko, c->k->stride[r - 1],
-                             c->k->stride[r - 2], scores, c->S, 0, NULL, 0 };
+                             c->k->stride[r - 2], scores, c->S, 0, NULL };
         if (cpu_gemm(&g1) != 0) { c->failed = 1; break; }
         const float *m = c->mask ? cpu_data(plan, c->s->in[3]) + mo : NULL;
         int64_t ms_l = c->mstride[c->brank], ms_s = c->mstride[c->brank + 1];
@@ -266,7 +266,7 @@ static void sdpa_batches(void *vctx, int64_t begin, int64_t end)
         /* out[L,Ev] = P V */
         cpu_gemm_args g2 = { c->L, c->Ev, c->S, scores, c->S, 1, cpu_data(plan, c->s->in[2]) + vo,
                              c->v->stride[r - 2], c->v->stride[r - 1],
-                             cpu_data(plan, c->s->out) + bt * c->L * c->Ev, c->Ev, round, NULL, 0 };
+                             cpu_data(plan, c->s->out) + bt * c->L * c->Ev, c->Ev, round, NULL };
         if (cpu_gemm(&g2) != 0) { c->failed = 1; break; }
     }
     free(scores);

@@ -8,9 +8,6 @@
 #include "../core/error.h"
 #include "../cpu/gemm.h"
 
-/* Results at least this large (2 MiB of fp32) may be written with non-temporal stores. */
-#define STREAM_MIN_FLOATS (512u << 10)
-
 typedef struct sgemm_job {
     uint32_t ta, tb;
     uint64_t M, N, K;
@@ -60,11 +57,6 @@ static ane_status run_job(const sgemm_job *j)
      * joins the sum after the first block (still one fixed order, whatever the threads). */
     const int direct = j->alpha == 1.0f && (j->beta == 0.0f || j->beta == 1.0f);
     float *tmp = NULL;
-    /* A product overwriting a C larger than a core's L2, e.g. a weight gradient written over the
-     * last step's (beta = 0, the first micro-batch), bypasses the caches: the optimizer reads it
-     * only after the whole backward pass, and the old lines need not be read first. (cpu_gemm
-     * streams only products whose k fits one block: the weight gradients' K = seq.) */
-    g.stream_c = direct && j->beta == 0.0f && j->M * j->N >= STREAM_MIN_FLOATS;
     if (direct) { g.c = j->C; g.c_rs = (int64_t)j->ldc; }
     else {
         tmp = product_scratch(j->M * j->N);
