@@ -458,7 +458,7 @@ static void test_elementwise_and_reductions(void)
     int64_t counts[10] = { C * S, C * S, C * S, C * S, C * S, S, C, C * S, C * S, C * S };
     for (int k = 0; k < 10; k++) compare(names[k], outs[k], ref[k], counts[k], 1, 2.0 / 1024, 1e-4);
     int infs = 0, zeros = 0;
-    for (int i = 0; i < C * S; i++) { infs += isinf(outs[8][i]); zeros += outs[9][i] == 0; }
+    for (int i = 0; i < C * S; i++) { infs += isinf(outs[8][i]) != 0; zeros += outs[9][i] == 0; }
     CHECK(infs > 0 && zeros > 0, "fp16 numerics must overflow (%d infs) and flush (%d zeros)", infs, zeros);
     for (int i = 0; i < 10; i++) free(outs[i]);
     free_prog(g);
