@@ -40,7 +40,8 @@ extern "C" {
 #define ANE_API
 #endif
 
-#define ANE_ABI_VERSION 1u
+/* 2: ane_adamw_zero_grad removed (training overwrites the gradient instead of clearing it). */
+#define ANE_ABI_VERSION 2u
 
 /* ---------------------------------------------------------------- status and errors */
 
@@ -521,10 +522,6 @@ ANE_API uint64_t ane_decoder_weight_bytes(const ane_decoder *decoder);
 /* The finiteness flag (1 when every g[i] is finite) and the sum of squares of g, in one read;
  * *sumsq has the same bits as ane_sum_squares(g, n) (meaningless when *finite is 0). */
 ANE_API ane_status ane_grad_stats(const float *g, uint64_t n, int *finite, double *sumsq);
-/* ane_adamw, then g[i] = 0 in the same pass (the next step accumulates from zero). */
-ANE_API ane_status ane_adamw_zero_grad(float *p, float *g, float *m, float *v, uint64_t n, float lr,
-                                       float beta1, float beta2, float eps, float weight_decay,
-                                       uint32_t step, float grad_scale);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 /** The ABI this TypeScript was written against (ANE_ABI_VERSION of libane/include/ane.h). */
-export const EXPECTED_ABI_VERSION = 1;
+export const EXPECTED_ABI_VERSION = 2;
 
 // ane_status codes that the wrappers test for by value.
 export const ANE_OK = 0;

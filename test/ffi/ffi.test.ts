@@ -303,13 +303,13 @@ describe("loading", () => {
   const cc = Bun.which("cc");
   test.skipIf(!cc)("a library of another ABI is refused with the rebuild message", () => {
     const dir = require("node:fs").mkdtempSync(require("node:path").join(require("node:os").tmpdir(), "rustane-abi-"));
-    const src = `${dir}/abi2.c`;
-    require("node:fs").writeFileSync(src, "unsigned ane_abi_version(void) { return 2; }\n");
-    const so = `${dir}/libabi2.so`;
+    const src = `${dir}/abi99.c`;
+    require("node:fs").writeFileSync(src, "unsigned ane_abi_version(void) { return 99; }\n");
+    const so = `${dir}/libabi99.so`;
     expect(Bun.spawnSync([cc!, "-shared", "-fPIC", "-o", so, src]).exitCode).toBe(0);
     const p = Bun.spawnSync([process.execPath, "-e", `import { abiVersion } from ${JSON.stringify(require("node:path").resolve(import.meta.dir, "../../src/ffi/index.ts"))}; try { abiVersion(); } catch (e) { console.log(e.message); }`],
       { env: { ...process.env, RUSTANE_LIBANE: so }, stdout: "pipe", stderr: "pipe" });
-    expect(p.stdout.toString()).toContain("libane ABI 2 but this rustane expects 1: rebuild with make");
+    expect(p.stdout.toString()).toContain(`libane ABI 99 but this rustane expects ${ffi.EXPECTED_ABI_VERSION}: rebuild with make`);
   });
 
   test("a missing $RUSTANE_LIBANE file is a clear error", () => {

@@ -15,8 +15,6 @@ typedef struct {
     const float *x;
     float *y;
     const float *g;
-    float *g_out;        /* adamw_zero_grad: the gradient, cleared after use */
-    int zero_grad;
     float *m, *v;
     double *partial;
     int *flags;
@@ -225,45 +223,23 @@ ANE_VEC_CLONES static void adamw_range(void *ctx, int64_t begin, int64_t end)
     float *restrict p = j->y, *restrict m = j->m, *restrict v = j->v;
     const float gs = j->gs, lr = j->lr, b1 = j->b1, b2 = j->b2, eps = j->eps, wd = j->wd;
     const float bc1 = j->bc1, bc2 = j->bc2;
-    if (j->zero_grad) {
-        float *restrict g = j->g_out;
-        for (int64_t i = begin; i < end; i++) {
-            p[i] = adamw_one(&p[i], g[i], &m[i], &v[i], gs, lr, b1, b2, eps, wd, bc1, bc2);
-            g[i] = 0.0f;
-        }
-    } else {
-        const float *restrict g = j->g;
-        for (int64_t i = begin; i < end; i++)
-            p[i] = adamw_one(&p[i], g[i], &m[i], &v[i], gs, lr, b1, b2, eps, wd, bc1, bc2);
-    }
-}
-
-static ane_status adamw(const char *who, float *p, const float *g, float *g_out, float *m, float *v,
-                        uint64_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
-                        uint32_t step, float grad_scale)
-{
-    if (!p || !g || !m || !v) return ane_fail(ANE_ERR_INVALID_ARG, "%s: NULL pointer", who);
-    if (step < 1) return ane_fail(ANE_ERR_INVALID_ARG, "%s: step counts from 1 (got 0)", who);
-    if (!(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f))
-        return ane_fail(ANE_ERR_INVALID_ARG, "%s: betas must be in [0, 1) (got %g, %g)", who, beta1, beta2);
-    vec_job j = {.y = p, .g = g, .g_out = g_out, .zero_grad = g_out != NULL, .m = m, .v = v, .n = n,
-                 .lr = lr, .b1 = beta1, .b2 = beta2, .eps = eps, .wd = weight_decay, .gs = grad_scale,
-                 .bc1 = (float)(1.0 - pow(beta1, step)), .bc2 = (float)(1.0 - pow(beta2, step))};
-    ane_parallel_for((int64_t)n, VEC_BLOCK, adamw_range, &j);
-    return ANE_OK;
+    const float *restrict g = j->g;
+    for (int64_t i = begin; i < end; i++)
+        p[i] = adamw_one(&p[i], g[i], &m[i], &v[i], gs, lr, b1, b2, eps, wd, bc1, bc2);
 }
 
 ANE_API ane_status ane_adamw(float *p, const float *g, float *m, float *v, uint64_t n, float lr,
                              float beta1, float beta2, float eps, float weight_decay,
                              uint32_t step, float grad_scale)
 {
-    return adamw("ane_adamw", p, g, NULL, m, v, n, lr, beta1, beta2, eps, weight_decay, step, grad_scale);
+    if (!p || !g || !m || !v) return ane_fail(ANE_ERR_INVALID_ARG, "ane_adamw: NULL pointer");
+    if (step < 1) return ane_fail(ANE_ERR_INVALID_ARG, "ane_adamw: step counts from 1 (got 0)");
+    if (!(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f))
+        return ane_fail(ANE_ERR_INVALID_ARG, "ane_adamw: betas must be in [0, 1) (got %g, %g)", beta1, beta2);
+    vec_job j = {.y = p, .g = g, .m = m, .v = v, .n = n,
+                 .lr = lr, .b1 = beta1, .b2 = beta2, .eps = eps, .wd = weight_decay, .gs = grad_scale,
+                 .bc1 = (float)(1.0 - pow(beta1, step)), .bc2 = (float)(1.0 - pow(beta2, step))};
+    ane_parallel_for((int64_t)n, VEC_BLOCK, adamw_range, &j);
+    return ANE_OK;
 }
 
-ANE_API ane_status ane_adamw_zero_grad(float *p, float *g, float *m, float *v, uint64_t n, float lr,
-                                       float beta1, float beta2, float eps, float weight_decay,
-                                       uint32_t step, float grad_scale)
-{
-    return adamw("ane_adamw_zero_grad", p, g, g, m, v, n, lr, beta1, beta2, eps, weight_decay, step,
-                 grad_scale);
-}
