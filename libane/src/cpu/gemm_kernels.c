@@ -116,30 +116,42 @@ static void pack_transposed_avx(int64_t kc, int64_t rows, int width, const float
  * source is already in L2. */
 #define COPY_BLOCK 16
 
+/* The loop both copying packers run: the first block's segments requested up front, then per
+ * block and panel, LANES columns at a time, the next block's segments requested and `block` rows
+ * copied by the statement passed after LANES. It sees s, d (the panel's source and destination
+ * at row p0), r (the column), n (columns valid in the source) and w (columns to write: the
+ * invalid ones as 0). */
+#define PACK_COPY_LOOP(LANES, ...)                                                           \
+    for (int64_t p = 0; p < kc && p < COPY_BLOCK; p++)                                      \
+        for (int64_t r = 0; r < rows; r += 16) _mm_prefetch((const char *)(src + p * ld + r), _MM_HINT_T0); \
+    for (int64_t p0 = 0; p0 < kc; p0 += COPY_BLOCK) {                                       \
+        int64_t block = kc - p0 < COPY_BLOCK ? kc - p0 : COPY_BLOCK;                        \
+        int64_t next = kc - p0 - block < COPY_BLOCK ? kc - p0 - block : COPY_BLOCK;         \
+        for (int64_t q = 0; q * width < rows; q++) {                                        \
+            int64_t valid = rows - q * width < width ? rows - q * width : width;            \
+            const float *s = src + p0 * ld + q * width;                                     \
+            float *d = dst + (q * kc + p0) * width;                                         \
+            for (int r = 0; r < width; r += (LANES)) {                                      \
+                int64_t n = valid - r < 0 ? 0 : valid - r > (LANES) ? (LANES) : valid - r;  \
+                int w = width - r < (LANES) ? width - r : (LANES);                          \
+                for (int64_t p = 0; p < next; p++)                                          \
+                    _mm_prefetch((const char *)(s + (block + p) * ld + r), _MM_HINT_T0);    \
+                __VA_ARGS__                                                                 \
+            }                                                                               \
+        }                                                                                   \
+    }
+
+/* 16 columns a vector, masked loads and stores. (2-6 % faster gemms than the AVX2 packer on the
+ * 256-row training products, measured interleaved.) */
 __attribute__((target("avx512f")))
 static void pack_copy_avx512(int64_t kc, int64_t rows, int width, const float *src, int64_t ld,
                              float *dst)
 {
-    for (int64_t p = 0; p < kc && p < COPY_BLOCK; p++)
-        for (int64_t r = 0; r < rows; r += 16) _mm_prefetch((const char *)(src + p * ld + r), _MM_HINT_T0);
-    for (int64_t p0 = 0; p0 < kc; p0 += COPY_BLOCK) {
-        int64_t block = kc - p0 < COPY_BLOCK ? kc - p0 : COPY_BLOCK;
-        int64_t next = kc - p0 - block < COPY_BLOCK ? kc - p0 - block : COPY_BLOCK;
-        for (int64_t q = 0; q * width < rows; q++) {
-            int64_t valid = rows - q * width < width ? rows - q * width : width;
-            const float *s = src + p0 * ld + q * width;
-            float *d = dst + (q * kc + p0) * width;
-            for (int r = 0; r < width; r += 16) {          /* 16 columns of the panel */
-                int64_t n = valid - r < 0 ? 0 : valid - r > 16 ? 16 : valid - r;
-                int w = width - r < 16 ? width - r : 16;
-                __mmask16 load = _cvtu32_mask16((1u << n) - 1), store = _cvtu32_mask16((1u << w) - 1);
-                for (int64_t p = 0; p < next; p++)
-                    _mm_prefetch((const char *)(s + (block + p) * ld + r), _MM_HINT_T0);
-                for (int64_t p = 0; p < block; p++)
-                    _mm512_mask_storeu_ps(d + p * width + r, store, _mm512_maskz_loadu_ps(load, s + p * ld + r));
-            }
-        }
-    }
+    PACK_COPY_LOOP(16, {
+        __mmask16 load = _cvtu32_mask16((1u << n) - 1), store = _cvtu32_mask16((1u << w) - 1);
+        for (int64_t p = 0; p < block; p++)
+            _mm512_mask_storeu_ps(d + p * width + r, store, _mm512_maskz_loadu_ps(load, s + p * ld + r));
+    })
 }
 
 /* The same for the AVX2 kernel, 8 columns a vector. */
@@ -148,27 +160,12 @@ static void pack_copy_avx2(int64_t kc, int64_t rows, int width, const float *src
                            float *dst)
 {
     static const int32_t lanes[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
-    for (int64_t p = 0; p < kc && p < COPY_BLOCK; p++)
-        for (int64_t r = 0; r < rows; r += 16) _mm_prefetch((const char *)(src + p * ld + r), _MM_HINT_T0);
-    for (int64_t p0 = 0; p0 < kc; p0 += COPY_BLOCK) {
-        int64_t block = kc - p0 < COPY_BLOCK ? kc - p0 : COPY_BLOCK;
-        int64_t next = kc - p0 - block < COPY_BLOCK ? kc - p0 - block : COPY_BLOCK;
-        for (int64_t q = 0; q * width < rows; q++) {
-            int64_t valid = rows - q * width < width ? rows - q * width : width;
-            const float *s = src + p0 * ld + q * width;
-            float *d = dst + (q * kc + p0) * width;
-            for (int r = 0; r < width; r += 8) {
-                int64_t n = valid - r < 0 ? 0 : valid - r > 8 ? 8 : valid - r;
-                int w = width - r < 8 ? width - r : 8;
-                __m256i load = _mm256_loadu_si256((const __m256i *)(lanes + 8 - n));
-                __m256i store = _mm256_loadu_si256((const __m256i *)(lanes + 8 - w));
-                for (int64_t p = 0; p < next; p++)
-                    _mm_prefetch((const char *)(s + (block + p) * ld + r), _MM_HINT_T0);
-                for (int64_t p = 0; p < block; p++)
-                    _mm256_maskstore_ps(d + p * width + r, store, _mm256_maskload_ps(s + p * ld + r, load));
-            }
-        }
-    }
+    PACK_COPY_LOOP(8, {
+        __m256i load = _mm256_loadu_si256((const __m256i *)(lanes + 8 - n));
+        __m256i store = _mm256_loadu_si256((const __m256i *)(lanes + 8 - w));
+        for (int64_t p = 0; p < block; p++)
+            _mm256_maskstore_ps(d + p * width + r, store, _mm256_maskload_ps(s + p * ld + r, load));
+    })
 }
 
 /* ------------------------------------------------------------------ AVX-512 12x32 */
