@@ -3,6 +3,7 @@
  * fp16 rules computed with ldexp/double arithmetic, float64 loops for every op.
  * Prints "N passed, M failed"; exit status 1 when anything failed. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "../src/core/fp16.h"
 #include "../src/core/threads.h"
 #include "../src/cpu/gemm.h"
+#include "../src/cpu/ops.h"
 #include "../src/mil/mil.h"
 
 #include "check.h"
@@ -695,6 +697,160 @@ static void test_host_helpers(void)
     free(a); free(b);
 }
 
+
+/* ---------------------------------------------------------------- fusion */
+
+/* A text buffer that programs are printed into piece by piece. */
+typedef struct text_buf { char s[32768]; size_t n; } text_buf;
+
+static void put(text_buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text_buf *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(t->s + t->n, sizeof t->s - t->n, fmt, ap);
+    va_end(ap);
+    if (k > 0) t->n += (size_t)k < sizeof t->s - t->n ? (size_t)k : sizeof t->s - t->n - 1;
+}
+
+/* `tensor<fp32, [1, 1, r, c]> name = const()[...]` holding v[r * c]. */
+static void put_const(text_buf *t, const char *name, int r, int c, const float *v)
+{
+    put(t, "tensor<fp32, [1, 1, %d, %d]> %s = const()[name = string(\"%s\"), val = tensor<fp32, [1, 1, %d, %d]>([", r, c, name,
+        name, r, c);
+    for (int i = 0; i < r * c; i++) put(t, "%s%.9g", i ? ", " : "", v[i]);
+    put(t, "])];\n");
+}
+
+static int same_bits(float a, float b)
+{
+    if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+    uint32_t x, y;
+    memcpy(&x, &a, 4);
+    memcpy(&y, &b, 4);
+    return x == y;
+}
+
+/* Run `body` (statements over the inputs, ending in the value `out`) twice per numerics: as is,
+ * and with `more` (the chain's intermediates) also made program outputs, which fuse.c never
+ * fuses away. The first plan must hold a `fused` step and the second none, and output `out`
+ * must be the same bits in both: a fused chain computes exactly what its ops compute one by one. */
+static void check_fusion(const char *label, const char *params, const char *body, const char *out, const char *more,
+                         float **inputs, int64_t n_out, cpu_step_fn fused)
+{
+    for (int numerics = 0; numerics < 2; numerics++) {
+        float *got[2][8];
+        int n_fused[2] = {0, 0};
+        for (int unfused = 0; unfused < 2; unfused++) {
+            text_buf t = {{0}, 0};
+            put(&t, HEADER "%s) {\n%s} -> (%s%s%s);\n}\n", params, body, out, unfused ? ", " : "", unfused ? more : "");
+            prog *g = compile(t.s, NULL, 0, numerics, NULL);
+            CHECK(g != NULL, "%s: compile: %s", label, ane_last_error());
+            if (!g) return;
+            ane_status st;
+            cpu_plan *plan = cpu_plan_build(g->p.ir, numerics == ANE_NUMERICS_FP16, &st);
+            for (int i = 0; plan && i < plan->n_steps; i++) n_fused[unfused] += plan->steps[i].run == fused;
+            cpu_plan_free(plan);
+            for (uint32_t i = 0; i < g->p.n_outputs; i++) got[unfused][i] = calloc((size_t)n_out, sizeof(float));
+            CHECK(eval(g, inputs, got[unfused]) == ANE_OK, "%s: eval: %s", label, ane_last_error());
+            for (uint32_t i = 1; i < g->p.n_outputs; i++) free(got[unfused][i]);
+            free_prog(g);
+        }
+        int64_t bad = 0, first = -1;
+        for (int64_t i = 0; i < n_out; i++)
+            if (!same_bits(got[0][0][i], got[1][0][i]) && bad++ == 0) first = i;
+        const char *mode = numerics == ANE_NUMERICS_FP16 ? "fp16" : "fp32";
+        CHECK(n_fused[0] == 1 && n_fused[1] == 0, "%s %s: %d fused steps as is, %d with the intermediates as outputs (want 1, 0)",
+              label, mode, n_fused[0], n_fused[1]);
+        CHECK(bad == 0, "%s %s: %lld of %lld outputs differ from the unfused ops; first [%lld] %.9g vs %.9g", label, mode,
+              (long long)bad, (long long)n_out, (long long)first, first >= 0 ? got[0][0][first] : 0.0,
+              first >= 0 ? got[1][0][first] : 0.0);
+        free(got[0][0]); free(got[1][0]);
+    }
+}
+
+/* Values that probe the fused kernels' edges: mostly uniform, some exact zeros of both signs,
+ * and (with specials) infinities and NaNs. */
+static void probe_values(float *x, int64_t n, float lo, float hi, int specials)
+{
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = frand(lo, hi);
+        int r = (int)(urand() * 50);
+        if (r == 0) x[i] = 0.0f;
+        if (r == 1) x[i] = -0.0f;
+    }
+    if (specials && n >= 4) { x[1] = INFINITY; x[2] = -INFINITY; x[3] = NAN; }
+}
+
+/* The rotation RoPE builds for n channels: interleaved pairs (2i, 2i+1) or halves (i, i+n/2),
+ * R x putting -x[partner] at a pair's first channel and +x[partner] at its second. */
+static void rope_matrix(float *R, int n, int interleaved)
+{
+    memset(R, 0, sizeof(float) * (size_t)(n * n));
+    for (int i = 0; i < n; i++) {
+        int first = interleaved ? i % 2 == 0 : i < n / 2;
+        int partner = interleaved ? i ^ 1 : (i + n / 2) % n;
+        R[i * n + partner] = first ? -1.0f : 1.0f;
+    }
+}
+
+static void test_fusion(void)
+{
+    enum { C = 5, S = 37, H = 3, HD = 8, P = 20 };
+    char params[256], body[1024];
+
+    /* SwiGLU's gate, as the ffn kernel writes it and with silu */
+    float x[C * S], y[C * S];
+    probe_values(x, C * S, -12, 12, 1);
+    probe_values(y, C * S, -2, 2, 0);
+    float *xy[2] = { x, y };
+    snprintf(params, sizeof params, "tensor<fp32, [1, %d, 1, %d]> x, tensor<fp32, [1, %d, 1, %d]> y", C, S, C, S);
+    snprintf(body, sizeof body,
+             "tensor<fp32, [1, %d, 1, %d]> sg = sigmoid(x = x)[name = string(\"sg\")];\n"
+             "tensor<fp32, [1, %d, 1, %d]> g = mul(x = x, y = sg)[name = string(\"g\")];\n"
+             "tensor<fp32, [1, %d, 1, %d]> o = mul(x = g, y = y)[name = string(\"o\")];\n", C, S, C, S, C, S);
+    check_fusion("silu gate (sigmoid)", params, body, "o", "sg, g", xy, C * S, cpu_run_silu_mul);
+    snprintf(body, sizeof body,
+             "tensor<fp32, [1, %d, 1, %d]> g = silu(x = x)[name = string(\"g\")];\n"
+             "tensor<fp32, [1, %d, 1, %d]> o = mul(x = y, y = g)[name = string(\"o\")];\n", C, S, C, S);
+    check_fusion("silu gate (silu)", params, body, "o", "g", xy, C * S, cpu_run_silu_mul);
+
+    /* RoPE forward on [1, H, HD, P] heads, and its backward on a transposed view (as attn_bwd's
+     * dq and dk are); head 0 holds an inf and a NaN, the others are finite */
+    float cs[HD * P], sn[HD * P], R[HD * HD], RT[HD * HD];
+    for (int i = 0; i < HD * P; i++) { cs[i] = frand(-1, 1); sn[i] = frand(-1, 1); }
+    float q[H * HD * P];
+    probe_values(q, H * HD * P, -4, 4, 1);
+    for (int i = 0; i < HD; i++) q[(HD + i) * P] = i % 3 ? -0.0f : 0.0f;   /* head 1, position 0: zeros of both signs */
+    float *qs[1] = { q };
+    for (int interleaved = 0; interleaved < 2; interleaved++) {
+        rope_matrix(R, HD, interleaved);
+        for (int i = 0; i < HD; i++) for (int j = 0; j < HD; j++) RT[j * HD + i] = R[i * HD + j];
+        text_buf consts = {{0}, 0}, fwd = {{0}, 0}, bwd = {{0}, 0};
+        put_const(&consts, "cs", HD, P, cs);
+        put_const(&consts, "sn", HD, P, sn);
+        put_const(&consts, "r", HD, HD, R);
+        put_const(&consts, "rt", HD, HD, RT);
+        char shape[64];
+        snprintf(shape, sizeof shape, "tensor<fp32, [1, %d, %d, %d]>", H, HD, P);
+        snprintf(params, sizeof params, "%s x", shape);
+        put(&fwd, "%s%s a = mul(x = x, y = cs)[name = string(\"a\")];\n", consts.s, shape);
+        put(&fwd, "%s m = matmul(x = r, y = x, transpose_x = bool(false), transpose_y = bool(false))[name = string(\"m\")];\n", shape);
+        put(&fwd, "%s b = mul(x = m, y = sn)[name = string(\"b\")];\n", shape);
+        put(&fwd, "%s o = add(x = a, y = b)[name = string(\"o\")];\n", shape);
+        check_fusion(interleaved ? "rope forward (interleaved)" : "rope forward (halves)", params, fwd.s, "o", "a, m, b", qs,
+                     H * HD * P, cpu_run_rope);
+        snprintf(params, sizeof params, "tensor<fp32, [1, %d, %d, %d]> xt", H, P, HD);
+        put(&bwd, "%s%s x = transpose(x = xt, perm = tensor<int32, [4]>([0, 1, 3, 2]))[name = string(\"x\")];\n", consts.s, shape);
+        put(&bwd, "%s a = mul(x = x, y = cs)[name = string(\"a\")];\n", shape);
+        put(&bwd, "%s u = mul(x = sn, y = x)[name = string(\"u\")];\n", shape);
+        put(&bwd, "%s m = matmul(x = rt, y = u, transpose_x = bool(false), transpose_y = bool(false))[name = string(\"m\")];\n", shape);
+        put(&bwd, "%s o = add(x = m, y = a)[name = string(\"o\")];\n", shape);
+        check_fusion(interleaved ? "rope backward (interleaved)" : "rope backward (halves)", params, bwd.s, "o", "a, u, m", qs,
+                     H * HD * P, cpu_run_rope);
+    }
+}
+
 int main(void)
 {
     test_fp16();
@@ -704,6 +860,7 @@ int main(void)
     test_elementwise_and_reductions();
     test_conv();
     test_attention_and_shapes();
+    test_fusion();
     test_quant_and_weights();
     test_errors();
     test_host_helpers();

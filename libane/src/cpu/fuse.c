@@ -4,6 +4,9 @@
  *   softmax(add(mul(s, c), mask))            -> scaled masked softmax   (one read of s)
  *   reduce_sum(mul(a, b), axis=-1)           -> row dot                 (no a*b tensor)
  *   mul(mul(p, sub(d, r)), c)                -> p * (d - r) * c         (softmax backward)
+ *   mul(mul(x, sigmoid(x)), b), mul(silu(x), b)  -> SwiGLU's gate      (one read of x and b)
+ *   add(mul(x, cos), mul(matmul(R, x), sin))  -> rotary embedding      (R a constant signed
+ *   add(mul(x, cos), matmul(R, mul(x, sin)))  -> and its backward       permutation: no matmul)
  *
  * A chain is merged only when each intermediate result is read by the next op alone (not by
  * another step, not a program output), so the skipped steps' buffers are simply never
@@ -47,7 +50,29 @@ static int scalar(const cpu_plan *plan, int t)
     return x->buffer >= 0 && cpu_dtype_is_float(x->dtype) && cpu_elems(x) == 1;
 }
 
+static int is_unary(const cpu_step *s, mil_opcode code)
+{
+    return s && s->run == cpu_run_map && s->p.code == code && s->n_in == 1;
+}
+
 static void skip(cpu_step *s) { s->run = cpu_run_nothing; }
+
+/* Tensors a and b are the same n values (same buffer and offset, both dense). */
+static int same_data(const cpu_plan *plan, int a, int b, int64_t n)
+{
+    return dense(plan, a, n) && dense(plan, b, n) && plan->tensors[a].buffer == plan->tensors[b].buffer &&
+           plan->tensors[a].offset == plan->tensors[b].offset;
+}
+
+/* A constant: a buffer that no step writes and that is not a program input. */
+static int constant(const cpu_plan *plan, const fuse_info *f, int t)
+{
+    int b = buf_of(plan, t);
+    if (b < 0 || f->writer[b] >= 0) return 0;
+    for (int i = 0; i < plan->n_inputs; i++)
+        if (buf_of(plan, plan->input_tensors[i]) == b) return 0;
+    return 1;
+}
 
 /* softmax over the last axis of add(y, mask), y = mul(s, c) or any dense tensor (c = 1). */
 static void fuse_softmax(cpu_plan *plan, const fuse_info *f, cpu_step *sm)
@@ -137,6 +162,118 @@ static void fuse_softmax_bwd(cpu_plan *plan, const fuse_info *f, cpu_step *outer
     }
 }
 
+/* mul(g, b) with g = mul(x, sigmoid(x)) or silu(x), all dense and the same size. */
+static void fuse_silu_mul(cpu_plan *plan, const fuse_info *f, cpu_step *outer)
+{
+    if (!is_map(outer, MIL_OP_MUL)) return;
+    int64_t n = cpu_elems(&plan->tensors[outer->out]);
+    if (!dense(plan, outer->out, n)) return;
+    for (int k = 0; k < 2; k++) {
+        int g = outer->in[k], b = outer->in[1 - k];
+        if (!dense(plan, g, n) || !dense(plan, b, n)) continue;
+        cpu_step *gs = sole_producer(plan, f, g);
+        if (is_unary(gs, MIL_OP_SILU) && dense(plan, gs->in[0], n)) {
+            skip(gs);
+            outer->run = cpu_run_silu_mul;
+            outer->p.code = MIL_OP_SILU;
+            outer->in[0] = gs->in[0]; outer->in[1] = b;
+            outer->p.outer = n;
+            return;
+        }
+        if (!is_map(gs, MIL_OP_MUL)) continue;
+        for (int j = 0; j < 2; j++) {
+            int x = gs->in[1 - j];
+            cpu_step *sig = sole_producer(plan, f, gs->in[j]);
+            if (!is_unary(sig, MIL_OP_SIGMOID) || !dense(plan, gs->in[j], n) || !same_data(plan, sig->in[0], x, n)) continue;
+            skip(sig);
+            skip(gs);
+            outer->run = cpu_run_silu_mul;
+            outer->p.code = MIL_OP_SIGMOID;
+            outer->in[0] = x; outer->in[1] = b;
+            outer->p.outer = n;
+            return;
+        }
+    }
+}
+
+/* A constant [.., n, S] table (leading axes all 1) for heads of n channels and S positions. */
+static int rope_table(const cpu_plan *plan, const fuse_info *f, int t, int64_t n, int64_t S)
+{
+    const cpu_tensor *x = &plan->tensors[t];
+    if (!constant(plan, f, t) || !cpu_is_contiguous(x) || x->rank < 2 || cpu_elems(x) != n * S) return 0;
+    return x->shape[x->rank - 2] == n && x->shape[x->rank - 1] == S;
+}
+
+/* matmul(R, y) with R a constant signed permutation [n, n] broadcast over y's heads. */
+static int rope_matmul(const cpu_plan *plan, const fuse_info *f, const cpu_step *mm, int64_t n, int64_t N)
+{
+    if (!mm || mm->run != cpu_run_matmul || mm->p.transpose_x || mm->p.transpose_y || !dense(plan, mm->out, N)) return 0;
+    int r = mm->in[0];
+    const cpu_tensor *rt = &plan->tensors[r];
+    if (!constant(plan, f, r) || !cpu_is_contiguous(rt) || rt->rank < 2 || cpu_elems(rt) != n * n) return 0;
+    int perm[CPU_ROPE_MAX];
+    float sign[CPU_ROPE_MAX];
+    return cpu_rope_permutation(cpu_data(plan, r), n, perm, sign) && dense(plan, mm->in[1], N);
+}
+
+/* Heads [.., n, S] of N floats whose last two axes are dense [n, S] or the transpose of dense
+ * rows [S, n] (the backward's dq and dk); the leading axes any view. */
+static int heads_view(const cpu_plan *plan, int t, int64_t n, int64_t S, int64_t N)
+{
+    const cpu_tensor *x = &plan->tensors[t];
+    if (x->buffer < 0 || !cpu_dtype_is_float(x->dtype) || x->rank < 2 || cpu_elems(x) != N ||
+        x->shape[x->rank - 2] != n || x->shape[x->rank - 1] != S) return 0;
+    int64_t si = x->stride[x->rank - 2], st = x->stride[x->rank - 1];
+    return (si == S && st == 1) || (si == 1 && st >= n);
+}
+
+/* add(mul(x, cos), t) with t = mul(matmul(R, x), sin) (forward) or matmul(R, mul(x, sin))
+ * (backward); x [.., n, S] any view (the backward's is transposed), cos and sin constant [n, S]. */
+static void fuse_rope(cpu_plan *plan, const fuse_info *f, cpu_step *add)
+{
+    if (!is_map(add, MIL_OP_ADD)) return;
+    const cpu_tensor *ot = &plan->tensors[add->out];
+    int64_t N = cpu_elems(ot);
+    if (ot->rank < 2 || !dense(plan, add->out, N)) return;
+    int64_t n = ot->shape[ot->rank - 2], S = ot->shape[ot->rank - 1];
+    if (n < 1 || n > CPU_ROPE_MAX) return;
+    for (int k = 0; k < 2; k++) {
+        cpu_step *xc = sole_producer(plan, f, add->in[k]);
+        if (!is_map(xc, MIL_OP_MUL) || !dense(plan, xc->out, N)) continue;
+        for (int j = 0; j < 2; j++) {
+            int x = xc->in[j], cs = xc->in[1 - j];
+            if (!heads_view(plan, x, n, S, N) || !rope_table(plan, f, cs, n, S)) continue;
+            int t = add->in[1 - k], sn = -1, inverse = 0;
+            cpu_step *ts = sole_producer(plan, f, t), *mm = NULL, *xs = NULL;
+            if (is_map(ts, MIL_OP_MUL) && dense(plan, ts->out, N)) {              /* forward: (R x) * sin */
+                for (int q = 0; q < 2 && !mm; q++) {
+                    cpu_step *m = sole_producer(plan, f, ts->in[q]);
+                    if (rope_table(plan, f, ts->in[1 - q], n, S) && rope_matmul(plan, f, m, n, N) &&
+                        (m->in[1] == x || same_data(plan, m->in[1], x, N))) { mm = m; sn = ts->in[1 - q]; }
+                }
+            } else if (rope_matmul(plan, f, ts, n, N)) {                          /* backward: R (x * sin) */
+                cpu_step *u = sole_producer(plan, f, ts->in[1]);
+                for (int q = 0; is_map(u, MIL_OP_MUL) && q < 2 && !mm; q++)
+                    if (rope_table(plan, f, u->in[1 - q], n, S) && (u->in[q] == x || same_data(plan, u->in[q], x, N))) {
+                        mm = ts; xs = u; sn = u->in[1 - q]; inverse = 1;
+                    }
+            }
+            if (!mm) continue;
+            int *in = realloc(add->in, 4 * sizeof(int));
+            if (!in) return;                  /* fusion is optional */
+            int r = mm->in[0];
+            skip(xc); skip(mm);
+            if (inverse) skip(xs); else skip(ts);
+            add->in = in;
+            add->n_in = 4;
+            add->run = cpu_run_rope;
+            add->p.rope_inverse = inverse;
+            in[0] = x; in[1] = cs; in[2] = sn; in[3] = r;
+            return;
+        }
+    }
+}
+
 void cpu_plan_fuse(cpu_plan *plan)
 {
     fuse_info f;
@@ -165,8 +302,12 @@ void cpu_plan_fuse(cpu_plan *plan)
         if (s->run == cpu_run_softmax) fuse_softmax(plan, &f, s);
         else if (s->run == cpu_run_reduce) fuse_row_dot(plan, &f, s);
     }
-    for (int i = 0; i < plan->n_steps; i++)
-        if (plan->steps[i].run == cpu_run_map) fuse_softmax_bwd(plan, &f, &plan->steps[i]);
+    for (int i = 0; i < plan->n_steps; i++) {
+        cpu_step *s = &plan->steps[i];
+        if (s->run == cpu_run_map) fuse_softmax_bwd(plan, &f, s);
+        if (s->run == cpu_run_map) fuse_silu_mul(plan, &f, s);
+        if (s->run == cpu_run_map) fuse_rope(plan, &f, s);
+    }
     free(f.reads);
     free(f.writer);
 }

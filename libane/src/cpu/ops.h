@@ -29,6 +29,12 @@ ane_status cpu_run_nothing(const cpu_plan *plan, const cpu_step *s);          /*
 ane_status cpu_run_scaled_masked_softmax(const cpu_plan *plan, const cpu_step *s);
 ane_status cpu_run_row_dot(const cpu_plan *plan, const cpu_step *s);
 ane_status cpu_run_softmax_bwd(const cpu_plan *plan, const cpu_step *s);
+ane_status cpu_run_silu_mul(const cpu_plan *plan, const cpu_step *s);
+ane_status cpu_run_rope(const cpu_plan *plan, const cpu_step *s);
+/* The signed permutation a rope step's rotation matrix R [n, n] holds: R[i, perm[i]] = sign[i]
+ * (+-1), every other entry 0. Returns 0 when R is not one (or n > CPU_ROPE_MAX). */
+#define CPU_ROPE_MAX 1024
+int cpu_rope_permutation(const float *R, int64_t n, int *perm, float *sign);
 
 /* ops_quant.c: inputs contiguous */
 ane_status cpu_run_quantize(const cpu_plan *plan, const cpu_step *s);

@@ -50,6 +50,7 @@ typedef struct cpu_params {
     int interleave;                          /* concat */
     int concat_axis;
     int64_t scratch_elems;                   /* conv im2col / sdpa scores, per call */
+    int rope_inverse;                        /* fused rope (fuse.c): the backward form */
 } cpu_params;
 
 typedef struct cpu_step {
