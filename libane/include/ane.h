@@ -141,7 +141,9 @@ ANE_API void ane_surface_release(ane_surface *surface);
 ANE_API size_t ane_surface_size(const ane_surface *surface);
 
 /* Lock for host access; *base (borrowed) is valid until the matching unlock. A surface must
- * be unlocked while an eval uses it. Locks do not nest. */
+ * be unlocked while an eval uses it. Locks do not nest. On the cpu backend a surface is plain
+ * host memory: *base is the same address for the surface's whole life, and the host may read
+ * and write it between evals without a lock (the training pipeline's zero-copy outputs). */
 ANE_API ane_status ane_surface_lock(ane_surface *surface, uint32_t lock_flags, void **base);
 ANE_API ane_status ane_surface_unlock(ane_surface *surface, uint32_t lock_flags);
 

@@ -6,7 +6,7 @@
 //   - libane requires children to be freed before their parent, and surfaces to outlive the requests
 //     bound to them, so freeing a parent first frees what depends on it (Backend.close frees its
 //     programs and surfaces; Program.free and Surface.release free the requests that use them).
-import { ptr, type Pointer } from "bun:ffi";
+import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import {
   lib, cstr, cbuf, check, callJson, parseJson,
 } from "./library.ts";
@@ -64,6 +64,8 @@ export class Surface implements Disposable {
   #requests = new Set<Request>();
   #onRelease: (s: Surface) => void;
   readonly size: number;
+  /** The surface is plain host memory at a fixed address (the cpu backend), so view() works. */
+  readonly hostMemory: boolean;
 
   static {
     surfaceHandle = (s) => s.#live("Surface");
@@ -72,10 +74,11 @@ export class Surface implements Disposable {
   }
 
   /** @internal Made by Backend.createSurface. */
-  constructor(h: Pointer, onRelease: (s: Surface) => void) {
+  constructor(h: Pointer, onRelease: (s: Surface) => void, hostMemory: boolean) {
     this.#h = h;
     this.#onRelease = onRelease;
     this.size = Number(lib().ane_surface_size(h));
+    this.hostMemory = hostMemory;
   }
 
   #live(what: string): Pointer {
@@ -98,6 +101,20 @@ export class Surface implements Disposable {
     const flags = this.#locked ?? LOCK_READ_WRITE;
     check(lib().ane_surface_unlock(h, flags), `unlocking a ${this.size}-byte surface`);
     this.#locked = null;
+  }
+
+  /**
+   * The first `floats` fp32 values of a host-memory surface (hostMemory), as an array over the
+   * surface itself: no copy, and evals write straight into it (ane.h: on the cpu backend the
+   * base address holds for the surface's life). Valid until release(); using the array after
+   * that reads freed memory, so its owner must drop it first.
+   */
+  view(floats: number): Float32Array {
+    if (!this.hostMemory) throw new Error("Surface.view: this backend's surfaces are not host memory; lock and copy instead");
+    if (floats * 4 > this.size) throw new RangeError(`Surface.view: ${floats} floats do not fit a ${this.size}-byte surface`);
+    const base = this.lock(false);
+    this.unlock();
+    return new Float32Array(toArrayBuffer(base as Pointer, 0, floats * 4));
   }
 
   #checkFits(io: IoDesc, verb: string): void {
@@ -356,7 +373,7 @@ export class Backend implements Disposable {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`createSurface: bytes must be a non-negative integer, got ${bytes}`);
     const box = new BigUint64Array(1);
     check(lib().ane_surface_create(h, bytes, box), `creating a ${bytes}-byte surface`);
-    const s = new Surface(outHandle(box), (s) => this.#surfaces.delete(s));
+    const s = new Surface(outHandle(box), (s) => this.#surfaces.delete(s), this.kind === "cpu");
     this.#surfaces.add(s);
     return s;
   }

@@ -13,8 +13,9 @@
  * embedding backward, then the wait for the queued matmuls.
  *
  * Buffers, all channel-major [C, S] fp32 on the host:
- *   per layer (kept for the backward): x, xn, mean1, rstd1, qkv [3D, S] (q, k, v stacked),
- *     attn, x2, xn2, mean2, rstd2, h, g
+ *   per layer (kept for the backward): x, xn, mean1, rstd1, q, k, v, attn, x2, xn2, mean2, rstd2,
+ *     h, g; those a forward kernel computes are its outputs (KernelSet.outputs: on the cpu
+ *     backend in fp32, the output surfaces themselves)
  *   per layer gradients read by queued dW matmuls (valid until the final wait): dy, dh, dx2, dqkv
  */
 import type { Backend } from "../ffi/index.ts";
@@ -29,13 +30,15 @@ import type { PipelineOptions } from "./pipeline.ts";
 import { zeroUnlessOverwritten } from "./grad-overwrite.ts";
 
 interface LayerBuffers {
-  x: Float32Array; xn: Float32Array; mean1: Float32Array; rstd1: Float32Array; qkv: Float32Array; attn: Float32Array;
+  x: Float32Array; xn: Float32Array; mean1: Float32Array; rstd1: Float32Array; qkv: Float32Array[]; attn: Float32Array;
   x2: Float32Array; xn2: Float32Array; mean2: Float32Array; rstd2: Float32Array; h: Float32Array; g: Float32Array;
   dy: Float32Array; dh: Float32Array; dx2: Float32Array; dqkv: Float32Array;
 }
 
 const LAYER_KERNELS = GPT_KERNEL_NAMES.filter((k) => k !== "attn_bwd");
 const SHARED = "attn_bwd/shared";
+/** The kernels whose outputs the backward reads: bound with outputs of their own per layer. */
+const FORWARD: ReadonlySet<GptKernelName> = new Set(["attn_fwd", "wo_fwd", "ffn_fwd"]);
 
 export class GptPipeline implements Disposable {
   /** The kernels and their surfaces; binding keys `${kernel}/${layer}` and SHARED. */
@@ -52,7 +55,6 @@ export class GptPipeline implements Disposable {
   private readonly meanF: Float32Array; private readonly rstdF: Float32Array;
   private readonly logits: Float32Array; private readonly Ec: Float32Array; private readonly dEc: Float32Array;
   private readonly dx: Float32Array; private readonly dxf: Float32Array; private readonly scratchD: Float32Array;
-  private readonly dg: Float32Array; private readonly dattn: Float32Array;
 
   constructor(backend: Backend, private readonly cfg: ModelConfig, private readonly layout: ParamLayout,
               o: PipelineOptions) {
@@ -68,18 +70,21 @@ export class GptPipeline implements Disposable {
     const specs = buildGptKernels(cfg, { seq: S, dtype: o.numerics, dialect: kernelDialect(backend, o.chip), actClip: this.actClip });
     this.k = new KernelSet(backend, specs, S, o);
     const f = (n: number) => new Float32Array(n);
+    let x: Float32Array = f(D * S);                      // the embeddings' sum; then each block's x_next
     for (let l = 0; l < cfg.n_layers; l++) {
-      for (const name of LAYER_KERNELS) this.k.bind(name, `${name}/${l}`);
+      for (const name of LAYER_KERNELS) this.k.bind(name, `${name}/${l}`, FORWARD.has(name));
+      const [attn, ...qkv] = this.k.outputs(`attn_fwd/${l}`), [x2] = this.k.outputs(`wo_fwd/${l}`);
+      const [xNext, h, g] = this.k.outputs(`ffn_fwd/${l}`);
       this.layers.push({
-        x: f(D * S), xn: f(D * S), mean1: f(S), rstd1: f(S), qkv: f(3 * D * S), attn: f(D * S),
-        x2: f(D * S), xn2: f(D * S), mean2: f(S), rstd2: f(S), h: f(F * S), g: f(F * S),
+        x, xn: f(D * S), mean1: f(S), rstd1: f(S), qkv, attn, x2, xn2: f(D * S), mean2: f(S), rstd2: f(S), h, g,
         dy: f(D * S), dh: f(F * S), dx2: f(D * S), dqkv: f(3 * D * S),
       });
+      x = xNext;
     }
     this.k.bind("attn_bwd", SHARED);
-    this.xFinal = f(D * S); this.xf = f(D * S); this.meanF = f(S); this.rstdF = f(S);
+    this.xFinal = x; this.xf = f(D * S); this.meanF = f(S); this.rstdF = f(S);
     this.logits = f(this.Vc * S); this.Ec = f(this.Vc * D); this.dEc = f(this.Vc * D);
-    this.dx = f(D * S); this.dxf = f(D * S); this.scratchD = f(D * S); this.dg = f(F * S); this.dattn = f(D * S);
+    this.dx = f(D * S); this.dxf = f(D * S); this.scratchD = f(D * S);
     const matrices = ["mlp.c_proj", "mlp.c_fc", "attn.c_proj", "attn.c_attn"];
     this.overwritten = new Set(Array.from({ length: cfg.n_layers }, (_, l) => matrices.map((m) => `${gptBlockPrefix(l)}${m}.weight`)).flat());
   }
@@ -131,18 +136,16 @@ export class GptPipeline implements Disposable {
       this.k.host("layernorm", () => gops.layernormFwd(L.x, W("ln_1.weight"), W("ln_1.bias"), L.xn, L.mean1, L.rstd1, D, S, c.norm_eps));
       this.k.stage("attn_fwd", key("attn_fwd"), "xn", L.xn);
       this.k.eval("attn_fwd", key("attn_fwd"));
-      this.k.read("attn_fwd", 0, L.attn);
-      for (let i = 0; i < 3; i++) this.k.read("attn_fwd", 1 + i, L.qkv.subarray(i * D * S, (i + 1) * D * S));
+      this.k.collect(key("attn_fwd"));                                               // attn, q, k, v
       this.k.stage("wo_fwd", key("wo_fwd"), "attn", L.attn);
       this.k.stage("wo_fwd", key("wo_fwd"), "x", L.x);
       this.k.eval("wo_fwd", key("wo_fwd"));
-      this.k.read("wo_fwd", 0, L.x2);
+      this.k.collect(key("wo_fwd"));                                                 // x2
       this.k.host("layernorm", () => gops.layernormFwd(L.x2, W("ln_2.weight"), W("ln_2.bias"), L.xn2, L.mean2, L.rstd2, D, S, c.norm_eps));
       this.k.stage("ffn_fwd", key("ffn_fwd"), "xn2", L.xn2);
       this.k.stage("ffn_fwd", key("ffn_fwd"), "x2", L.x2);
       this.k.eval("ffn_fwd", key("ffn_fwd"));
-      const next = l + 1 < c.n_layers ? this.layers[l + 1].x : this.xFinal;
-      this.k.read("ffn_fwd", 0, next); this.k.read("ffn_fwd", 1, L.h); this.k.read("ffn_fwd", 2, L.g);
+      this.k.collect(key("ffn_fwd"));                                                // x_next, h, g
     }
     this.k.host("layernorm", () => gops.layernormFwd(this.xFinal, this.w("transformer.ln_f.weight", params),
       this.w("transformer.ln_f.bias", params), this.xf, this.meanF, this.rstdF, D, S, c.norm_eps));
@@ -196,34 +199,38 @@ export class GptPipeline implements Disposable {
       // MLP: x_next = x2 + W2 g + b2, g = gelu(h), h = W1 xn2 + b1
       this.k.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "dy", L.dy);
       this.k.eval("ffn_bwd_w2t", key("ffn_bwd_w2t"));
-      this.k.read("ffn_bwd_w2t", 0, this.dg);
-      this.k.host("gelu_bwd", () => gops.geluTanhBwd(L.h, this.dg, L.dh));
+      this.k.collect(key("ffn_bwd_w2t"));
+      const [dg] = this.k.outputs(key("ffn_bwd_w2t"));
+      this.k.host("gelu_bwd", () => gops.geluTanhBwd(L.h, dg, L.dh));
       this.k.stage("ffn_bwd_w1t", key("ffn_bwd_w1t"), "dh", L.dh);
       this.k.eval("ffn_bwd_w1t", key("ffn_bwd_w1t"));
-      this.k.read("ffn_bwd_w1t", 0, this.scratchD);                           // dxn2
+      this.k.collect(key("ffn_bwd_w1t"));
+      const [dxn2] = this.k.outputs(key("ffn_bwd_w1t"));
       this.k.dW(D, F, S, 1, L.dy, S, L.g, S, beta, G("mlp.c_proj.weight"), F);     // dW2 (+)= dy gᵀ
       this.k.dW(F, D, S, 1, L.dh, S, L.xn2, S, beta, G("mlp.c_fc.weight"), D);     // dW1 (+)= dh xn2ᵀ
       this.k.host("bias_grad", () => { gops.biasGrad(L.dy, G("mlp.c_proj.bias"), D, S); gops.biasGrad(L.dh, G("mlp.c_fc.bias"), F, S); });
       L.dx2.set(L.dy);
-      this.k.host("layernorm_bwd", () => gops.layernormBwd(L.x2, W("ln_2.weight"), L.mean2, L.rstd2, this.scratchD, L.dx2,
+      this.k.host("layernorm_bwd", () => gops.layernormBwd(L.x2, W("ln_2.weight"), L.mean2, L.rstd2, dxn2, L.dx2,
         G("ln_2.weight"), G("ln_2.bias"), D, S, true));
       // Attention output: x2 = x + Wo attn + bo
       this.k.stage("wo_bwd", key("wo_bwd"), "dx2", L.dx2);
       this.k.eval("wo_bwd", key("wo_bwd"));
-      this.k.read("wo_bwd", 0, this.dattn);
+      this.k.collect(key("wo_bwd"));
+      const [dattn] = this.k.outputs(key("wo_bwd"));
       this.k.dW(D, D, S, 1, L.dx2, S, L.attn, S, beta, G("attn.c_proj.weight"), D);  // dWo (+)= dx2 attnᵀ
       this.k.host("bias_grad", () => gops.biasGrad(L.dx2, G("attn.c_proj.bias"), D, S));
-      ["q", "k", "v"].forEach((n, i) => this.k.stage("attn_bwd", SHARED, n, L.qkv.subarray(i * D * S, (i + 1) * D * S)));
-      this.k.stage("attn_bwd", SHARED, "dattn", this.dattn);
+      ["q", "k", "v"].forEach((n, i) => this.k.stage("attn_bwd", SHARED, n, L.qkv[i]));
+      this.k.stage("attn_bwd", SHARED, "dattn", dattn);
       this.k.eval("attn_bwd", SHARED);
-      for (let i = 0; i < 3; i++) this.k.read("attn_bwd", i, L.dqkv.subarray(i * D * S, (i + 1) * D * S));
+      for (let i = 0; i < 3; i++) this.k.read(SHARED, i, L.dqkv.subarray(i * D * S, (i + 1) * D * S));
       this.k.dW(3 * D, D, S, 1, L.dqkv, S, L.xn, S, beta, G("attn.c_attn.weight"), D); // dWqkv (+)= dqkv xnᵀ
       this.k.host("bias_grad", () => gops.biasGrad(L.dqkv, G("attn.c_attn.bias"), 3 * D, S));
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dqkv", L.dqkv);
       this.k.eval("qkv_bwd", key("qkv_bwd"));
-      this.k.read("qkv_bwd", 0, this.scratchD);                               // dxn
+      this.k.collect(key("qkv_bwd"));
+      const [dxn] = this.k.outputs(key("qkv_bwd"));
       this.dx.set(L.dx2);
-      this.k.host("layernorm_bwd", () => gops.layernormBwd(L.x, W("ln_1.weight"), L.mean1, L.rstd1, this.scratchD, this.dx,
+      this.k.host("layernorm_bwd", () => gops.layernormBwd(L.x, W("ln_1.weight"), L.mean1, L.rstd1, dxn, this.dx,
         G("ln_1.weight"), G("ln_1.bias"), D, S, true));
     }
     this.k.host("embedding_bwd", () => {

@@ -5,6 +5,14 @@
  * on the device: one _ANERequest per binding set, built once, reused). Also the step's timing
  * breakdown. The Llama/Qwen3 pipeline (pipeline.ts) and the GPT one (gpt-pipeline.ts) both run
  * their kernels through it.
+ *
+ * Outputs reach the host through outputs(key) and collect(key): dense [C, S] fp32 arrays. Where
+ * the surfaces are host memory in that very layout (the cpu backend in fp32 numerics, rows of
+ * S floats) the arrays are the output surfaces themselves and collect() does nothing: a step
+ * then copies no activation out of a kernel. Elsewhere (the device, fp16 surfaces) collect()
+ * converts into host arrays. A binding that keeps its outputs (the forward kernels: the
+ * backward reads them) gets its own output surfaces in the first case and its own host arrays
+ * in the second; the others share the kernel's.
  */
 import { chipDialect, type Backend, type IoDesc, type Program, type Request, type Surface } from "../ffi/index.ts";
 import * as ops from "../ffi/train-ops.ts";
@@ -30,15 +38,22 @@ export function kernelDialect(backend: Backend, chip: string | undefined): Diale
 }
 
 interface CompiledKernel<Name extends string> {
-  spec: PackedKernel<Name>; program: Program; input: IoDesc; outputs: IoDesc[]; outSurfaces: Surface[];
+  spec: PackedKernel<Name>; program: Program; input: IoDesc; outputs: IoDesc[];
+  /** The output surfaces and host arrays of bindings that do not keep their own. */
+  shared: OutputSet;
+  /** Outputs are read in place (see the class comment). */
+  inPlace: boolean;
 }
+
+interface OutputSet { surfaces: Surface[]; arrays: Float32Array[] }
+
+interface Binding<Name extends string> { name: Name; input: Surface; request: Request; out: OutputSet }
 
 export class KernelSet<Name extends string> implements Disposable {
   readonly kernels = {} as Record<Name, CompiledKernel<Name>>;
   readonly compileMs: number;
   timings: StepTimings = emptyTimings();
-  private readonly inputs = new Map<string, Surface>();
-  private readonly requests = new Map<string, Request>();
+  private readonly bindings = new Map<string, Binding<Name>>();
   private readonly dwAsync: boolean;
 
   constructor(private readonly backend: Backend, specs: Record<Name, PackedKernel<Name>>, readonly seq: number,
@@ -49,12 +64,10 @@ export class KernelSet<Name extends string> implements Disposable {
       for (const name of Object.keys(specs) as Name[]) {
         const spec = specs[name];
         const program = backend.compile(spec.text, { weights: spec.weights, chip: o.chip, numerics: o.numerics });
-        this.kernels[name] = { spec, program, input: program.inputs[0], outputs: program.outputs, outSurfaces: [] };
+        const inPlace = backend.kind === "cpu" && program.outputs.every((io) => io.dtype === "fp32" && io.rowStrideBytes === seq * 4);
+        this.kernels[name] = { spec, program, input: program.inputs[0], outputs: program.outputs, shared: { surfaces: [], arrays: [] }, inPlace };
         program.load();
-        // Every output surface of a program gets the size of its largest output: on the device,
-        // multi-output programs need uniform surface sizes (reference/ane-ecosystem.md §4, 0x1d).
-        const bytes = Math.max(...program.outputs.map((io) => io.bytes));
-        this.kernels[name].outSurfaces = program.outputs.map(() => backend.createSurface(bytes));
+        this.kernels[name].shared = this.outputSet(name);
       }
     } catch (e) {
       this.close();
@@ -63,12 +76,48 @@ export class KernelSet<Name extends string> implements Disposable {
     this.compileMs = performance.now() - t0;
   }
 
-  /** A packed input surface for `name` under `key` (e.g. "ffn_fwd/3"), bound with the kernel's outputs. */
-  bind(name: Name, key: string): void {
+  /** Output surfaces for one more binding of `name`, and the arrays the host reads them from. */
+  private outputSet(name: Name): OutputSet {
+    const k = this.kernels[name];
+    // Every output surface of a program gets the size of its largest output: on the device,
+    // multi-output programs need uniform surface sizes (reference/ane-ecosystem.md §4, 0x1d).
+    const bytes = Math.max(...k.outputs.map((io) => io.bytes));
+    const surfaces = k.outputs.map(() => this.backend.createSurface(bytes));
+    const floats = (io: IoDesc) => io.shape[1] * this.seq;
+    const arrays = k.outputs.map((io, i) => (k.inPlace ? surfaces[i].view(floats(io)) : new Float32Array(floats(io))));
+    return { surfaces, arrays };
+  }
+
+  /** A packed input surface for `name` under `key` (e.g. "ffn_fwd/3"), bound with the kernel's
+   *  outputs; with `keepOutputs`, with outputs of its own that stay as they are until the next
+   *  eval under this key (else until the next eval of the kernel under any key). */
+  bind(name: Name, key: string, keepOutputs = false): void {
     const k = this.kernels[name];
     const input = this.backend.createSurface(k.input.bytes);
-    this.inputs.set(key, input);
-    this.requests.set(key, k.program.request([input], k.outSurfaces));
+    let out = k.shared;
+    if (keepOutputs && k.inPlace) out = this.outputSet(name);
+    else if (keepOutputs) out = { surfaces: k.shared.surfaces, arrays: k.outputs.map((io) => new Float32Array(io.shape[1] * this.seq)) };
+    this.bindings.set(key, { name, input, request: k.program.request([input], out.surfaces), out });
+  }
+
+  /** Where the outputs of the eval under `key` are, after collect(key): one dense [C, S] array each. */
+  outputs(key: string): Float32Array[] {
+    return this.binding(key).out.arrays;
+  }
+
+  /** Bring the outputs of the eval under `key` to outputs(key) (nothing to do where they are read in place). */
+  collect(key: string): void {
+    const b = this.binding(key), k = this.kernels[b.name];
+    if (k.inPlace) return;
+    const t0 = performance.now();
+    k.outputs.forEach((io, i) => ops.readBlock(b.out.surfaces[i], io, 0, 0, b.out.arrays[i], io.shape[1], this.seq));
+    this.timings.stageMs += performance.now() - t0;
+  }
+
+  private binding(key: string): Binding<Name> {
+    const b = this.bindings.get(key);
+    if (!b) throw new Error(`no kernel is bound under "${key}"`);
+    return b;
   }
 
   segment(name: Name, segment: string): Segment {
@@ -81,7 +130,7 @@ export class KernelSet<Name extends string> implements Disposable {
   stage(name: Name, key: string, segment: string, src: Float32Array): void {
     const s = this.segment(name, segment);
     const t0 = performance.now();
-    ops.stageBlock(this.inputs.get(key)!, this.kernels[name].input, s.channel, s.offset, src, s.channels, s.width);
+    ops.stageBlock(this.binding(key).input, this.kernels[name].input, s.channel, s.offset, src, s.channels, s.width);
     this.timings.stageMs += performance.now() - t0;
   }
 
@@ -129,27 +178,28 @@ export class KernelSet<Name extends string> implements Disposable {
     const t0 = performance.now();
     const bases = new Map<string, number>();
     try {
-      for (const c of copies) for (const d of c.to) if (!bases.has(d.key)) bases.set(d.key, this.inputs.get(d.key)!.lock(false));
+      for (const c of copies) for (const d of c.to) if (!bases.has(d.key)) bases.set(d.key, this.binding(d.key).input.lock(false));
       ops.stageWeights(copies.map((c) => ({
         src: c.src, rows: c.rows, cols: c.cols, srcStride: c.srcStride,
         dsts: c.to.map((d) => ({ base: bases.get(d.key)!, io: this.kernels[d.name].input, channel: d.channel, offset: d.offset, transpose: d.transpose })),
       })));
     } finally {
-      for (const key of bases.keys()) this.inputs.get(key)!.unlock();
+      for (const key of bases.keys()) this.binding(key).input.unlock();
     }
     this.timings.stageMs += performance.now() - t0;
   }
 
   eval(name: Name, key: string): void {
-    const t = this.requests.get(key)!.eval();
+    const t = this.binding(key).request.eval();
     this.timings.kernelMs[name] = (this.timings.kernelMs[name] ?? 0) + t.wallMs;
   }
 
-  /** Read output i of a kernel ([C, S]) into dst. */
-  read(name: Name, i: number, dst: Float32Array): void {
-    const k = this.kernels[name], io = k.outputs[i];
+  /** Copy output i of the last eval under `key` ([C, S]) into dst: for outputs that must outlive
+   *  the next eval of their kernel (the backward's dq, dk, dv, read by queued dW matmuls). */
+  read(key: string, i: number, dst: Float32Array): void {
+    const b = this.binding(key), io = this.kernels[b.name].outputs[i];
     const t0 = performance.now();
-    ops.readBlock(k.outSurfaces[i], io, 0, 0, dst, io.shape[1], this.seq);
+    ops.readBlock(b.out.surfaces[i], io, 0, 0, dst, io.shape[1], this.seq);
     this.timings.stageMs += performance.now() - t0;
   }
 
@@ -176,14 +226,15 @@ export class KernelSet<Name extends string> implements Disposable {
 
   [Symbol.dispose](): void { this.close(); }
 
+  /** Frees every surface and program. Arrays from outputs() may be views of those surfaces:
+   *  the owner must not touch them afterwards. */
   close(): void {
-    for (const r of this.requests.values()) r.free();
-    for (const s of this.inputs.values()) s.release();
+    for (const b of this.bindings.values()) { b.request.free(); b.input.release(); }
     for (const k of Object.values(this.kernels) as CompiledKernel<Name>[]) {
-      for (const s of k.outSurfaces) s.release();
+      for (const s of k.shared.surfaces) s.release();
       k.program.free();
     }
-    this.requests.clear();
-    this.inputs.clear();
+    for (const b of this.bindings.values()) for (const s of b.out.surfaces) s.release();
+    this.bindings.clear();
   }
 }

@@ -4,12 +4,13 @@
  *
  * Buffers, all channel-major [C, S] fp32 on the host:
  *   per layer (kept for the backward): x, xn, inv1, attn, q_rope, k_rope, v, (q_raw, k_raw),
- *     x2, xn2, inv2, h1, h3, g
+ *     x2, xn2, inv2, h1, h3, g; those a forward kernel computes are its outputs (KernelSet
+ *     .outputs: on the cpu backend in fp32, the output surfaces themselves)
  *   per layer gradients read by queued dW matmuls (so they stay valid until the final wait):
  *     dy, dh1, dh3, dx2, dq, dk, dv
  * Surfaces: per layer, one packed input per weight-bearing kernel (weights staged once per
- * optimizer step, activations per micro-step); one shared input for attn_bwd; one set of output
- * surfaces per kernel, shared by the layers.
+ * optimizer step, activations per micro-step); one shared input for attn_bwd; per layer
+ * outputs for the forward kernels, one set shared by the layers for each backward kernel.
  */
 import type { Backend } from "../ffi/index.ts";
 import * as ops from "../ffi/train-ops.ts";
@@ -61,8 +62,7 @@ export class TransformerPipeline implements Disposable {
    *  parameter view itself without. */
   private Ec: Float32Array;
   private readonly compacted: boolean;
-  private readonly dx: Float32Array; private readonly dxf: Float32Array; private readonly scratchD: Float32Array;
-  private readonly dg: Float32Array; private readonly dattn: Float32Array;
+  private readonly dx: Float32Array; private readonly dxf: Float32Array;
   private readonly qkInv: Float32Array; private readonly normOut: Float32Array; private readonly normGrad: Float32Array;
   private readonly forwardOnly: boolean;
   private readonly actClip: number;
@@ -81,23 +81,24 @@ export class TransformerPipeline implements Disposable {
     const names: readonly KernelName[] = this.forwardOnly ? FORWARD_KERNELS : KERNEL_NAMES;
     const specs = Object.fromEntries(names.map((n) => [n, all[n]])) as typeof all;
     this.k = new KernelSet(backend, specs, S, o);
+    const f = (n: number) => new Float32Array(n);
+    let x: Float32Array = f(D * S);                      // the embedding's output; then each layer's x_next
     for (let l = 0; l < cfg.n_layers; l++) {
-      for (const name of LAYER_KERNELS) if (names.includes(name)) this.k.bind(name, `${name}/${l}`);
-      const f = (n: number) => new Float32Array(n);
+      for (const name of LAYER_KERNELS) if (names.includes(name)) this.k.bind(name, `${name}/${l}`, (FORWARD_KERNELS as readonly KernelName[]).includes(name));
+      const [attn, qRope, kRope, v, qRaw = f(0), kRaw = f(0)] = this.k.outputs(`attn_fwd/${l}`);
+      const [x2] = this.k.outputs(`wo_fwd/${l}`), [xNext, h1, h3, g] = this.k.outputs(`ffn_fwd/${l}`);
       this.layers.push({
-        x: f(D * S), xn: f(D * S), inv1: f(S), attn: f(Q * S), qRope: f(Q * S), kRope: f(KV * S), v: f(KV * S),
-        qRaw: f(cfg.qk_norm ? Q * S : 0), kRaw: f(cfg.qk_norm ? KV * S : 0), x2: f(D * S), xn2: f(D * S), inv2: f(S),
-        h1: f(F * S), h3: f(F * S), g: f(F * S),
+        x, xn: f(D * S), inv1: f(S), attn, qRope, kRope, v, qRaw, kRaw, x2, xn2: f(D * S), inv2: f(S), h1, h3, g,
         dy: f(D * S), dh1: f(F * S), dh3: f(F * S), dx2: f(D * S), dq: f(Q * S), dk: f(KV * S), dv: f(KV * S),
       });
+      x = xNext;
     }
     if (!this.forwardOnly) this.k.bind("attn_bwd", "attn_bwd/shared");
-    this.xFinal = new Float32Array(D * S); this.xf = new Float32Array(D * S); this.invF = new Float32Array(S);
+    this.xFinal = x; this.xf = new Float32Array(D * S); this.invF = new Float32Array(S);
     this.compacted = o.vocabIds !== null;
     this.logits = new Float32Array(this.Vc * S); this.Ec = new Float32Array(this.compacted ? this.Vc * D : 0);
     this.dEc = new Float32Array(this.compacted && !this.forwardOnly ? this.Vc * D : 0);
-    this.dx = new Float32Array(D * S); this.dxf = new Float32Array(D * S); this.scratchD = new Float32Array(D * S);
-    this.dg = new Float32Array(F * S); this.dattn = new Float32Array(Q * S);
+    this.dx = new Float32Array(D * S); this.dxf = new Float32Array(D * S);
     this.qkInv = new Float32Array(H * S); this.normOut = new Float32Array(Q * S); this.normGrad = new Float32Array(Q * S);
     const matrices = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
     const overwritten = new Set<string>();
@@ -154,18 +155,16 @@ export class TransformerPipeline implements Disposable {
       this.k.host("rmsnorm", () => ops.rmsnormFwd(L.x, this.w(p + "input_layernorm.weight", params), L.xn, L.inv1, 1, D, S, c.norm_eps));
       this.k.stage("attn_fwd", key("attn_fwd"), "xn", L.xn);
       this.k.eval("attn_fwd", key("attn_fwd"));
-      this.k.read("attn_fwd", 0, L.attn); this.k.read("attn_fwd", 1, L.qRope); this.k.read("attn_fwd", 2, L.kRope); this.k.read("attn_fwd", 3, L.v);
-      if (c.qk_norm) { this.k.read("attn_fwd", 4, L.qRaw); this.k.read("attn_fwd", 5, L.kRaw); }
+      this.k.collect(key("attn_fwd"));                                              // attn, q_rope, k_rope, v (q_raw, k_raw)
       this.k.stage("wo_fwd", key("wo_fwd"), "attn", L.attn);
       this.k.eval("wo_fwd", key("wo_fwd"));
-      this.k.read("wo_fwd", 0, L.x2);                                                    // o
+      this.k.collect(key("wo_fwd"));                                                    // L.x2 = o
       this.k.host("residual", () => ops.axpy(L.x2, L.x, 1));                             // x2 = x + o
       this.k.host("rmsnorm", () => ops.rmsnormFwd(L.x2, this.w(p + "post_attention_layernorm.weight", params), L.xn2, L.inv2, 1, D, S, c.norm_eps));
       this.k.stage("ffn_fwd", key("ffn_fwd"), "xn2", L.xn2);
       this.k.stage("ffn_fwd", key("ffn_fwd"), "x2", L.x2);
       this.k.eval("ffn_fwd", key("ffn_fwd"));
-      const next = l + 1 < c.n_layers ? this.layers[l + 1].x : this.xFinal;
-      this.k.read("ffn_fwd", 0, next); this.k.read("ffn_fwd", 1, L.h1); this.k.read("ffn_fwd", 2, L.h3); this.k.read("ffn_fwd", 3, L.g);
+      this.k.collect(key("ffn_fwd"));                                               // x_next, h1, h3, g
     }
     this.k.host("rmsnorm", () => ops.rmsnormFwd(this.xFinal, this.w("model.norm.weight", params), this.xf, this.invF, 1, D, S, c.norm_eps));
   }
@@ -243,30 +242,33 @@ export class TransformerPipeline implements Disposable {
       // FFN: x_next = x2 + W2 g, g = silu(h1) h3, h = W xn2
       this.k.stage("ffn_bwd_w2t", key("ffn_bwd_w2t"), "dy", L.dy);
       this.k.eval("ffn_bwd_w2t", key("ffn_bwd_w2t"));
-      this.k.read("ffn_bwd_w2t", 0, this.dg);
-      this.k.host("swiglu_bwd", () => ops.swigluBwd(L.h1, L.h3, this.dg, L.dh1, L.dh3));
+      this.k.collect(key("ffn_bwd_w2t"));
+      const [dg] = this.k.outputs(key("ffn_bwd_w2t"));
+      this.k.host("swiglu_bwd", () => ops.swigluBwd(L.h1, L.h3, dg, L.dh1, L.dh3));
       this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "dh1", L.dh1);
       this.k.stage("ffn_bwd_w13t", key("ffn_bwd_w13t"), "dh3", L.dh3);
       this.k.eval("ffn_bwd_w13t", key("ffn_bwd_w13t"));
-      this.k.read("ffn_bwd_w13t", 0, this.scratchD);                         // dxn2
+      this.k.collect(key("ffn_bwd_w13t"));
+      const [dxn2] = this.k.outputs(key("ffn_bwd_w13t"));
       this.k.dW(D, F, S, 1, L.dy, S, L.g, S, beta, G("mlp.down_proj.weight"), F);     // dW2 (+)= dy gᵀ
       this.k.dW(F, D, S, 1, L.dh1, S, L.xn2, S, beta, G("mlp.gate_proj.weight"), D);  // dW1 (+)= dh1 xn2ᵀ
       this.k.dW(F, D, S, 1, L.dh3, S, L.xn2, S, beta, G("mlp.up_proj.weight"), D);    // dW3 (+)= dh3 xn2ᵀ
       L.dx2.set(L.dy);
-      this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x2, this.w(p + "post_attention_layernorm.weight", params), L.inv2, this.scratchD,
+      this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x2, this.w(p + "post_attention_layernorm.weight", params), L.inv2, dxn2,
         L.dx2, G("post_attention_layernorm.weight"), 1, D, S, true));
       // Attention output projection: x2 = x + Wo attn
       this.k.stage("wo_bwd", key("wo_bwd"), "dx2", L.dx2);
       this.k.eval("wo_bwd", key("wo_bwd"));
-      this.k.read("wo_bwd", 0, this.dattn);
+      this.k.collect(key("wo_bwd"));
+      const [dattn] = this.k.outputs(key("wo_bwd"));
       this.k.dW(D, Q, S, 1, L.dx2, S, L.attn, S, beta, G("self_attn.o_proj.weight"), Q);  // dWo (+)= dx2 attnᵀ
       const shared = "attn_bwd/shared";
       this.k.stage("attn_bwd", shared, "q_rope", L.qRope);
       this.k.stage("attn_bwd", shared, "k_rope", L.kRope);
       this.k.stage("attn_bwd", shared, "v", L.v);
-      this.k.stage("attn_bwd", shared, "dattn", this.dattn);
+      this.k.stage("attn_bwd", shared, "dattn", dattn);
       this.k.eval("attn_bwd", shared);
-      this.k.read("attn_bwd", 0, L.dq); this.k.read("attn_bwd", 1, L.dk); this.k.read("attn_bwd", 2, L.dv);
+      this.k.read(shared, 0, L.dq); this.k.read(shared, 1, L.dk); this.k.read(shared, 2, L.dv);
       if (c.qk_norm) {
         // q = rmsnorm_head(q_raw) · w: the device normalised; the host differentiates it.
         this.k.host("qk_norm_bwd", () => {
@@ -287,9 +289,10 @@ export class TransformerPipeline implements Disposable {
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dk", L.dk);
       this.k.stage("qkv_bwd", key("qkv_bwd"), "dv", L.dv);
       this.k.eval("qkv_bwd", key("qkv_bwd"));
-      this.k.read("qkv_bwd", 0, this.scratchD);                              // dxn
+      this.k.collect(key("qkv_bwd"));
+      const [dxn] = this.k.outputs(key("qkv_bwd"));
       this.dx.set(L.dx2);
-      this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x, this.w(p + "input_layernorm.weight", params), L.inv1, this.scratchD,
+      this.k.host("rmsnorm_bwd", () => ops.rmsnormBwd(L.x, this.w(p + "input_layernorm.weight", params), L.inv1, dxn,
         this.dx, G("input_layernorm.weight"), 1, D, S, true));
     }
     // Wait for the queued matmuls first: the classifier's gradient may be the embedding's (tied).
