@@ -98,6 +98,18 @@ export class PackedKernelBuilder<Name extends string> {
     return this.b.reshape(v, [1, 1, s.channels, s.width]);
   }
 
+  /** Segments that tile a rectangle of the input (stacked on channels or side by side), viewed
+   *  as one [1, 1, channels, width] block: one matmul over their concatenation. */
+  blocks(...names: string[]): Value {
+    const ss = names.map((n) => this.seg(n));
+    const c0 = Math.min(...ss.map((s) => s.channel)), c1 = Math.max(...ss.map((s) => s.channel + s.channels));
+    const o0 = Math.min(...ss.map((s) => s.offset)), o1 = Math.max(...ss.map((s) => s.offset + s.width));
+    if (ss.reduce((a, s) => a + s.channels * s.width, 0) !== (c1 - c0) * (o1 - o0))
+      throw new Error(`kernel ${this.name}: segments ${names.join(", ")} do not tile a rectangle`);
+    const v = this.b.sliceBySize(this.x, [0, c0, 0, o0], [1, c1 - c0, 1, o1 - o0]);
+    return this.b.reshape(v, [1, 1, c1 - c0, o1 - o0]);
+  }
+
   /** A bias as [1, 1, N, 1] (broadcasts over positions). */
   bias(name: string): Value {
     const seg = this.seg("bias"), bi = this.biases.get(name), C = this.channels;

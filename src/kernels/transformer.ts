@@ -139,8 +139,10 @@ export function ffnBwdW2t(c: ModelConfig, o: KernelOptions): Kernel {
 
 export function ffnBwdW13t(c: ModelConfig, o: KernelOptions): Kernel {
   const { D, F } = dims(c), S = o.seq;
-  const k = new PackedKernelBuilder("ffn_bwd_w13t", o, F, leftToRight(F, [["dh1", S], ["dh3", S], ["w1", D], ["w3", D]])), b = k.b;
-  k.out("dxn2", b.add(k.tmm(k.block("w1"), k.block("dh1")), k.tmm(k.block("w3"), k.block("dh3"))), D);
+  // dh1 over dh3 and W1 over W3 on the channels: dxn2 = W1ᵀ dh1 + W3ᵀ dh3 is one matmul over 2F
+  const segments: Segment[] = [...leftToRight(F, [["dh1", S], ["w1", D]]), ...leftToRight(F, [["dh3", S], ["w3", D]]).map((s) => ({ ...s, channel: F }))];
+  const k = new PackedKernelBuilder("ffn_bwd_w13t", o, 2 * F, segments);
+  k.out("dxn2", k.tmm(k.blocks("w1", "w3"), k.blocks("dh1", "dh3")), D);
   return k.done();
 }
 
@@ -187,9 +189,9 @@ export function qkvBwd(c: ModelConfig, o: KernelOptions): Kernel {
     segments.push({ name: `d${n}`, channel: ch, channels: nc, offset: 0, width: S });
     segments.push({ name: `w${n}`, channel: ch, channels: nc, offset: S, width: D });
   }
-  const k = new PackedKernelBuilder("qkv_bwd", o, Q + 2 * KV, segments), b = k.b;
-  const part = (n: string) => k.tmm(k.block(`w${n}`), k.block(`d${n}`));
-  k.out("dxn", b.add(b.add(part("q"), part("k")), part("v")), D);
+  const k = new PackedKernelBuilder("qkv_bwd", o, Q + 2 * KV, segments);
+  // dxn = Wqᵀ dq + Wkᵀ dk + Wvᵀ dv as one matmul over the stacked Q + 2 KV channels
+  k.out("dxn", k.tmm(k.blocks("wq", "wk", "wv"), k.blocks("dq", "dk", "dv")), D);
   return k.done();
 }
 
