@@ -731,15 +731,17 @@ static int same_bits(float a, float b)
     return x == y;
 }
 
-/* Run `body` (statements over the inputs, ending in the value `out`) twice per numerics: as is,
- * and with `more` (the chain's intermediates) also made program outputs, which fuse.c never
- * fuses away. The first plan must hold a `fused` step and the second none, and output `out`
- * must be the same bits in both: a fused chain computes exactly what its ops compute one by one. */
-static void check_fusion(const char *label, const char *params, const char *body, const char *out, const char *more,
-                         float **inputs, int64_t n_out, cpu_step_fn fused)
+/* Run `body` (statements over the inputs, ending in the values `out`) twice per numerics: as
+ * is, and with `more` (the chain's intermediates) also made program outputs, which fuse.c never
+ * fuses away. The first plan must hold `want` steps that `fused` picks and the second none, and
+ * the first `n_cmp` outputs (n_out values each) must be the same bits in both: a fused chain
+ * computes exactly what its ops compute one by one. */
+typedef int (*step_pick)(const cpu_step *s);
+static void check_fusion_n(const char *label, const char *params, const char *body, const char *out, const char *more,
+                           float **inputs, int n_cmp, int64_t n_out, step_pick fused, int want)
 {
     for (int numerics = 0; numerics < 2; numerics++) {
-        float *got[2][8];
+        float *got[2][16];
         int n_fused[2] = {0, 0};
         for (int unfused = 0; unfused < 2; unfused++) {
             text_buf t = {{0}, 0};
@@ -749,24 +751,37 @@ static void check_fusion(const char *label, const char *params, const char *body
             if (!g) return;
             ane_status st;
             cpu_plan *plan = cpu_plan_build(g->p.ir, numerics == ANE_NUMERICS_FP16, &st);
-            for (int i = 0; plan && i < plan->n_steps; i++) n_fused[unfused] += plan->steps[i].run == fused;
+            for (int i = 0; plan && i < plan->n_steps; i++) n_fused[unfused] += fused(&plan->steps[i]);
             cpu_plan_free(plan);
-            for (uint32_t i = 0; i < g->p.n_outputs; i++) got[unfused][i] = calloc((size_t)n_out, sizeof(float));
+            for (uint32_t i = 0; i < g->p.n_outputs; i++) got[unfused][i] = calloc((size_t)tensor_elems(&g->p.outputs[i]), sizeof(float));
             CHECK(eval(g, inputs, got[unfused]) == ANE_OK, "%s: eval: %s", label, ane_last_error());
-            for (uint32_t i = 1; i < g->p.n_outputs; i++) free(got[unfused][i]);
+            for (uint32_t i = (uint32_t)n_cmp; i < g->p.n_outputs; i++) free(got[unfused][i]);
             free_prog(g);
         }
-        int64_t bad = 0, first = -1;
-        for (int64_t i = 0; i < n_out; i++)
-            if (!same_bits(got[0][0][i], got[1][0][i]) && bad++ == 0) first = i;
         const char *mode = numerics == ANE_NUMERICS_FP16 ? "fp16" : "fp32";
-        CHECK(n_fused[0] == 1 && n_fused[1] == 0, "%s %s: %d fused steps as is, %d with the intermediates as outputs (want 1, 0)",
-              label, mode, n_fused[0], n_fused[1]);
-        CHECK(bad == 0, "%s %s: %lld of %lld outputs differ from the unfused ops; first [%lld] %.9g vs %.9g", label, mode,
-              (long long)bad, (long long)n_out, (long long)first, first >= 0 ? got[0][0][first] : 0.0,
-              first >= 0 ? got[1][0][first] : 0.0);
-        free(got[0][0]); free(got[1][0]);
+        CHECK(n_fused[0] == want && n_fused[1] == 0, "%s %s: %d fused steps as is, %d with the intermediates as outputs (want %d, 0)",
+              label, mode, n_fused[0], n_fused[1], want);
+        for (int o = 0; o < n_cmp; o++) {
+            int64_t bad = 0, first = -1;
+            for (int64_t i = 0; i < n_out; i++)
+                if (!same_bits(got[0][o][i], got[1][o][i]) && bad++ == 0) first = i;
+            CHECK(bad == 0, "%s %s output %d: %lld of %lld values differ from the unfused ops; first [%lld] %.9g vs %.9g", label,
+                  mode, o, (long long)bad, (long long)n_out, (long long)first, first >= 0 ? got[0][o][first] : 0.0,
+                  first >= 0 ? got[1][o][first] : 0.0);
+        }
+        for (int o = 0; o < n_cmp; o++) { free(got[0][o]); free(got[1][o]); }
     }
+}
+
+static cpu_step_fn picked_fn;
+static int runs_picked_fn(const cpu_step *s) { return s->run == picked_fn; }
+
+/* check_fusion_n for one output and one step running `fused`. */
+static void check_fusion(const char *label, const char *params, const char *body, const char *out, const char *more,
+                         float **inputs, int64_t n_out, cpu_step_fn fused)
+{
+    picked_fn = fused;
+    check_fusion_n(label, params, body, out, more, inputs, 1, n_out, runs_picked_fn, 1);
 }
 
 /* Values that probe the fused kernels' edges: mostly uniform, some exact zeros of both signs,
@@ -792,6 +807,51 @@ static void rope_matrix(float *R, int n, int interleaved)
         int partner = interleaved ? i ^ 1 : (i + n / 2) % n;
         R[i * n + partner] = first ? -1.0f : 1.0f;
     }
+}
+
+/* Attention forward and backward under a causal mask, against the same ops unfused: the fused
+ * softmax skips each row's masked run where exp would give exactly 0 there. S = 300 makes rows
+ * whose run is not a whole number of vectors. Planted: a score at a masked position so high
+ * that exp is not 0 there (its row takes the whole softmax), and an inf in v at a position
+ * masked for the earlier rows (0 * inf = NaN in their products, as unfused). */
+static void test_causal_attention(void)
+{
+    enum { H = 2, S = 300, D = 8 };
+    static float q[H * S * D], k[H * D * S], v[H * S * D], dout[H * S * D], mask[S * S];
+    probe_values(q, H * S * D, -1, 1, 0);
+    probe_values(k, H * D * S, -1, 1, 0);
+    probe_values(v, H * S * D, -1, 1, 0);
+    probe_values(dout, H * S * D, -1, 1, 0);
+    for (int i = 0; i < S; i++) for (int j = 0; j < S; j++) mask[i * S + j] = j > i ? -65504.0f : 0.0f;
+    for (int d = 0; d < D; d++) { q[5 * D + d] = 160.0f; k[d * S + 250] = 160.0f; }   /* head 0: score(5, 250) * 0.35 > 65504 */
+    v[(S + 280) * D + 3] = INFINITY;                                                 /* head 1, position 280 */
+    float *inputs[5] = { q, k, v, dout, mask };
+    char params[512];
+    snprintf(params, sizeof params,
+             "tensor<fp32, [1, %d, %d, %d]> q, tensor<fp32, [1, %d, %d, %d]> k, tensor<fp32, [1, %d, %d, %d]> v, "
+             "tensor<fp32, [1, %d, %d, %d]> dout, tensor<fp32, [1, 1, %d, %d]> mask", H, S, D, H, D, S, H, S, D, H, S, D, S, S);
+    text_buf b = {{0}, 0};
+    char ss[64], sd[64], sr[64];
+    snprintf(ss, sizeof ss, "tensor<fp32, [1, %d, %d, %d]>", H, S, S);
+    snprintf(sd, sizeof sd, "tensor<fp32, [1, %d, %d, %d]>", H, S, D);
+    snprintf(sr, sizeof sr, "tensor<fp32, [1, %d, %d, 1]>", H, S);
+    const char *F = "bool(false)", *T = "bool(true)";
+    put(&b, "%s s = matmul(x = q, y = k, transpose_x = %s, transpose_y = %s)[name = string(\"s\")];\n", ss, F, F);
+    put(&b, "%s sc = mul(x = s, y = fp32(0.35))[name = string(\"sc\")];\n", ss);
+    put(&b, "%s a = add(x = sc, y = mask)[name = string(\"a\")];\n", ss);
+    put(&b, "%s p = softmax(x = a, axis = int32(-1))[name = string(\"p\")];\n", ss);
+    put(&b, "%s o = matmul(x = p, y = v, transpose_x = %s, transpose_y = %s)[name = string(\"o\")];\n", sd, F, F);
+    put(&b, "%s dv = matmul(x = p, y = dout, transpose_x = %s, transpose_y = %s)[name = string(\"dv\")];\n", sd, T, F);
+    put(&b, "%s dp = matmul(x = dout, y = v, transpose_x = %s, transpose_y = %s)[name = string(\"dp\")];\n", ss, F, T);
+    put(&b, "%s pd = mul(x = p, y = dp)[name = string(\"pd\")];\n", ss);
+    put(&b, "%s rd = reduce_sum(x = pd, axes = tensor<int32, [1]>([3]), keep_dims = bool(true))[name = string(\"rd\")];\n", sr);
+    put(&b, "%s sb = sub(x = dp, y = rd)[name = string(\"sb\")];\n", ss);
+    put(&b, "%s m1 = mul(x = p, y = sb)[name = string(\"m1\")];\n", ss);
+    put(&b, "%s ds = mul(x = m1, y = fp32(0.35))[name = string(\"ds\")];\n", ss);
+    put(&b, "%s dq = matmul(x = ds, y = k, transpose_x = %s, transpose_y = %s)[name = string(\"dq\")];\n", sd, F, T);
+    put(&b, "%s dk = matmul(x = ds, y = q, transpose_x = %s, transpose_y = %s)[name = string(\"dk\")];\n", sd, T, F);
+    picked_fn = cpu_run_scaled_masked_softmax;
+    check_fusion_n("causal attention", params, b.s, "o, dv, dq, dk", "a", inputs, 4, H * S * D, runs_picked_fn, 1);
 }
 
 static void test_fusion(void)
@@ -861,6 +921,7 @@ int main(void)
     test_conv();
     test_attention_and_shapes();
     test_fusion();
+    test_causal_attention();
     test_quant_and_weights();
     test_errors();
     test_host_helpers();

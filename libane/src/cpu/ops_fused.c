@@ -33,7 +33,25 @@ static int64_t row_grain(int64_t R)
     return g > 0 ? g : 1;
 }
 
-/* y[o, :] = softmax(x[o, :] * c + mask[o % mask_rows, :]); without c, x + mask. in: x, c, mask. */
+/* A mask value at or below this (fp16's lowest, the kernels' MASK, or -inf) marks a position
+ * that a softmax row can skip, when the values there are low enough (sms_rows). */
+#define MASK_DEAD -65504.0f
+/* exp(v) for v below this is 0 in ane_expf (results under FLT_MIN flush, below ln FLT_MIN = -87.34). */
+#define EXP_ZERO_BELOW -88.0f
+
+static inline int all_dead(const float *m, int64_t n)
+{
+    int dead = 1;
+    for (int64_t j = 0; j < n; j++) dead &= m[j] <= MASK_DEAD;
+    return dead;
+}
+
+/* y[o, :] = softmax(x[o, :] * c + mask[o % mask_rows, :]); without c, x + mask. in: x, c, mask.
+ * Where a row's mask ends in a run of MASK_DEAD (a causal mask's future positions) and every
+ * value there lies more than 88 below the row's maximum over the rest, exp gives exactly 0
+ * there: the row's exponentials and sum are taken over the rest only (the sum's lanes do not
+ * depend on the length, ane_exp_row_sum) and the run is written as 0, the same bits as the
+ * whole row. Otherwise the whole row, as before. */
 ANE_VEC_CLONES static void sms_rows(void *vctx, int64_t begin, int64_t end)
 {
     const fused_ctx *f = vctx;
@@ -52,11 +70,21 @@ ANE_VEC_CLONES static void sms_rows(void *vctx, int64_t begin, int64_t end)
             float v = has_c ? round16(fp16, xr[j] * c) : xr[j];
             yr[j] = round16(fp16, v + mr[j]);
         }
-        float mx = ane_row_max(yr, R);
+        int64_t live = R;
+        while (live >= 16 && all_dead(mr + live - 16, 16)) live -= 16;   /* whole vectors, then one by one */
+        while (live > 0 && mr[live - 1] <= MASK_DEAD) live--;
+        float mx = ane_row_max(yr, live);
+        int skip = live > 0;
+        for (int64_t j = live; j < R; j++) skip &= yr[j] - mx < EXP_ZERO_BELOW;   /* false for a NaN */
+        if (!skip) {
+            live = R;
+            mx = ane_row_max(yr, R);
+        }
         /* as the unfused softmax sums; a fully masked row (-inf) gives NaN, as unfused */
-        float inv = 1.0f / ane_exp_row_sum(yr, R, mx);
-        for (int64_t j = 0; j < R; j++) yr[j] *= inv;
-        cpu_finish(plan, s->out, yr, R);
+        float inv = 1.0f / ane_exp_row_sum(yr, live, mx);
+        for (int64_t j = 0; j < live; j++) yr[j] *= inv;
+        for (int64_t j = live; j < R; j++) yr[j] = 0.0f;
+        cpu_finish(plan, s->out, yr, live);
     }
 }
 
