@@ -78,7 +78,7 @@ function headNorm(k: KernelBuilder, x: Value, w: Value, hd: number, eps: number)
 // ---------------------------------------------------------------- forward kernels
 
 export function attnFwd(c: ModelConfig, o: KernelOptions): Kernel {
-  const { D, Q, KV, H, KVH, hd } = dims(c), S = o.seq;
+  const { D, Q, KV, H, KVH, G, hd } = dims(c), S = o.seq;
   const parts: Array<[string, number]> = [["xn", S], ["wq_t", Q], ["wk_t", KV], ["wv_t", KV]];
   if (c.qk_norm) {
     if (hd > D) throw new Error(`attn_fwd: head_dim ${hd} > dim ${D}: q/k norm weights do not fit the packed input`);
@@ -96,8 +96,10 @@ export function attnFwd(c: ModelConfig, o: KernelOptions): Kernel {
   const qr = applyRope(k, q4, t, false), kr = applyRope(k, k4, t, false);
   const { P } = attentionProbs(k, c, qr, kr);
   const v4 = b.reshape(v, [1, KVH, hd, S]);
-  const ot = b.matmul(P, v4, { transposeY: true });                               // [1,KVH,G·S,hd]
-  const attn = b.transpose(b.reshape(ot, [1, H, S, hd]), [0, 1, 3, 2]);          // [1,H,hd,S]
+  // attn [1,H,hd,S]: with one query head per kv head, v·Pᵀ lands in that layout directly;
+  // grouped, P·vᵀ [1,KVH,G·S,hd] is regrouped per query head and transposed
+  const attn = G === 1 ? b.matmul(v4, P, { transposeY: true })
+    : b.transpose(b.reshape(b.matmul(P, v4, { transposeY: true }), [1, H, S, hd]), [0, 1, 3, 2]);
   k.out("attn", attn, Q);
   k.out("q_rope", qr, Q);
   k.out("k_rope", kr, KV);
@@ -166,18 +168,20 @@ export function attnBwd(c: ModelConfig, o: KernelOptions): Kernel {
   const qr = view("q_rope", H), kr = view("k_rope", KVH), v4 = view("v", KVH), dO = view("dattn", H);
   const { P, qt } = attentionProbs(k, c, qr, kr);                                 // P [1,KVH,G·S,S]
   const dOt = b.reshape(b.transpose(dO, [0, 1, 3, 2]), [1, KVH, G * S, hd]);
-  const dV = b.matmul(P, dOt, { transposeX: true });                             // [1,KVH,S,hd]
+  // Gradients come out channel-major ([1,heads,hd,S], as the outputs and RoPE want them) by
+  // computing their transposes: dvᵀ = dOᵀ·P, dkᵀ = qᵀ·dS, dqᵀ = k·dSᵀ (each element the same
+  // sum, in the same order, as the row-major product)
+  const dv = b.matmul(dOt, P, { transposeX: true });                             // [1,KVH,hd,S]
   const dP = b.matmul(dOt, v4);                                                  // [1,KVH,G·S,S]
   const rowDot = b.reduceSum(b.mul(P, dP), [3], true);                           // [1,KVH,G·S,1]
   const dS = b.mul(b.mul(P, b.sub(dP, rowDot)), k.scalar(1 / Math.sqrt(hd)));
-  const dQt = b.matmul(dS, kr, { transposeY: true });                            // [1,KVH,G·S,hd]
-  const dKt = b.matmul(dS, qt, { transposeX: true });                            // [1,KVH,S,hd]
+  const dkRot = b.matmul(qt, dS, { transposeX: true });                          // [1,KVH,hd,S]
+  const dqRot = G === 1 ? b.matmul(kr, dS, { transposeY: true })                 // [1,H,hd,S]
+    : b.transpose(b.reshape(b.matmul(dS, kr, { transposeY: true }), [1, H, S, hd]), [0, 1, 3, 2]);
   const t = ropeConsts(k, c);
-  const dq = applyRope(k, b.transpose(b.reshape(dQt, [1, H, S, hd]), [0, 1, 3, 2]), t, true);
-  const dk = applyRope(k, b.transpose(dKt, [0, 1, 3, 2]), t, true);
-  k.out("dq", dq, Q);
-  k.out("dk", dk, KV);
-  k.out("dv", b.transpose(dV, [0, 1, 3, 2]), KV);
+  k.out("dq", applyRope(k, dqRot, t, true), Q);
+  k.out("dk", applyRope(k, dkRot, t, true), KV);
+  k.out("dv", dv, KV);
   return k.done();
 }
 
