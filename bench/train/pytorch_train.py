@@ -121,6 +121,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--lockstep", action="store_true",
+                    help='wait for a line on stdin before each step, print {"step", "ms"} after it (lockstep.py)')
     a = ap.parse_args()
     with open(a.model) as f:
         c = json.load(f)
@@ -136,6 +138,8 @@ def main():
     times, losses = [], []
     for step in range(a.warmup + a.steps):
         seqs = torch.randint(0, c["vocab_size"], (1, a.seq + 1))
+        if a.lockstep and not sys.stdin.readline():
+            sys.exit("pytorch_train.py: --lockstep: stdin closed before the last step")
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = model(seqs[:, :-1], seqs[:, 1:])
@@ -143,6 +147,8 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         dt = (time.perf_counter() - t0) * 1000
+        if a.lockstep:
+            print(json.dumps({"step": step + 1, "ms": dt}), flush=True)
         losses.append(loss.item())
         if step >= a.warmup:
             times.append(dt)

@@ -6,6 +6,7 @@
 // breakdown from TransformerPipeline.timings, and peak RSS. bench/train/run.sh runs it beside the
 // same model in PyTorch.
 import { Option } from "clipanion";
+import { readSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { getThreads, openBackend, setThreads } from "../ffi/index.ts";
 import { builtInModelNames, loadModelConfig, type ModelConfig } from "../model/config.ts";
@@ -19,6 +20,10 @@ import { RustaneCommand, parseChoice, parseCount, usageError } from "./base.ts";
 export interface TrainBenchOptions {
   model: ModelConfig; seq: number; steps: number; warmup: number; numerics: "fp16" | "fp32";
   backend: string; chip?: string; seed: number; lossScale: number;
+  /** Called before each step (warmup included) and after it with its ms: bench/train/lockstep.py
+   *  drives rustane and PyTorch step by step through these (--lockstep). */
+  beforeStep?: (step: number) => void;
+  afterStep?: (step: number, ms: number) => void;
 }
 
 export interface TrainBenchResult {
@@ -66,6 +71,7 @@ export function benchTrain(o: TrainBenchOptions): TrainBenchResult {
     let prev = Math.floor(rand() * c.vocab_size);
     for (let s = 0; s < S; s++) { tokens[s] = prev; prev = Math.floor(rand() * c.vocab_size); targets[s] = prev; }
     pipe.timings = { kernelMs: {}, hostMs: {}, dwWaitMs: 0, stageMs: 0 };
+    o.beforeStep?.(step);
     const t0 = performance.now();
     const loss = pipe.forwardBackward(params, grads, tokens, targets, o.lossScale, 1, true);   // over the last step's
     const t1 = performance.now();
@@ -77,6 +83,7 @@ export function benchTrain(o: TrainBenchOptions): TrainBenchResult {
     const t2 = performance.now();
     pipe.stageWeights(params);
     const t3 = performance.now();
+    o.afterStep?.(step, t3 - t0);
     if (step === 1) firstLoss = loss;
     lastLoss = loss;
     if (step <= o.warmup) continue;
@@ -103,6 +110,16 @@ export function benchTrain(o: TrainBenchOptions): TrainBenchResult {
   };
 }
 
+/** Block until a line arrives on stdin (--lockstep); end of input is an error, so a driver that
+ *  dies does not leave the bench stepping on its own. */
+function waitForLine(): void {
+  const byte = Buffer.alloc(1);
+  for (;;) {
+    if (readSync(0, byte, 0, 1, null) === 0) throw new Error("--lockstep: stdin closed before the last step");
+    if (byte[0] === 10) return;
+  }
+}
+
 export class BenchTrainCommand extends RustaneCommand {
   static paths = [["bench", "train"]];
   static usage = RustaneCommand.Usage({
@@ -124,6 +141,9 @@ export class BenchTrainCommand extends RustaneCommand {
   chip = Option.String("--chip", { description: "chip profile: m1..m5 or none (default: the backend's)" });
   threads = Option.String("--threads", { description: "CPU threads for libane (default: all)" });
   json = Option.Boolean("--json", false, { description: "print one JSON object instead of tables" });
+  lockstep = Option.Boolean("--lockstep", false, {
+    description: "wait for a line on stdin before each step and print {\"step\", \"ms\"} after it (bench/train/lockstep.py)",
+  });
 
   async run(): Promise<number> {
     const model = loadModelConfig(this.model ?? "stories110m");
@@ -137,12 +157,14 @@ export class BenchTrainCommand extends RustaneCommand {
       if (n < 1) throw usageError("--threads: must be >= 1");
       setThreads(n);
     }
+    const out = this.context.stdout;
     const r = benchTrain({
       model, seq, steps, warmup: parseCount("--warmup", this.warmup, 1), numerics,
       backend: this.backend ?? "cpu", chip: this.chip, seed: 1, lossScale: numerics === "fp16" ? 256 : 1,
+      ...(this.lockstep ? { beforeStep: waitForLine, afterStep: (step: number, ms: number) => out.write(JSON.stringify({ step, ms }) + "\n") } : {}),
     });
-    if (this.json) { this.context.stdout.write(JSON.stringify(r) + "\n"); return 0; }
-    const out = this.context.stdout, f = (x: number, d = 1) => x.toFixed(d);
+    if (this.json) { out.write(JSON.stringify(r) + "\n"); return 0; }
+    const f = (x: number, d = 1) => x.toFixed(d);
     out.write(`rustane bench train: ${r.model} (${(r.params / 1e6).toFixed(1)}M parameters), seq ${r.seq}, batch 1, ` +
       `${r.backend} backend, ${r.numerics} numerics, ${r.threads} threads\n`);
     out.write(`machine: ${r.machine.cpu}, ${r.machine.cores} cores, load ${r.machine.load_before.map((x) => x.toFixed(2)).join(" ")} before, ` +
