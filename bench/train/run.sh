@@ -11,6 +11,8 @@
 # --pairs P (P > 1) then runs P more rustane-fp32 / PyTorch pairs, alternating which goes first
 # (ABBA, so a machine that speeds up or slows down during the run favours neither), and reports
 # each pair's ratio and their median: on a shared machine single runs move by +-15 %.
+# bench/train/lockstep.py compares the two step by step instead (one step of each per round),
+# which is what the target's figures in BENCHMARKS.md come from.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=stories110m seq=256 steps=5 threads=$(nproc) pairs=1
