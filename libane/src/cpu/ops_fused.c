@@ -213,9 +213,8 @@ int cpu_rope_permutation(const float *R, int64_t n, int *perm, float *sign)
 }
 
 /* Rotary embedding on heads x [B, n, S] (n channels per head, S positions; dense, or the
- * transpose of rows [S, n]), with cos and sin
- * [n, S] and the signed permutation R [n, n] (RoPE's rotation, built as a matrix so the device
- * runs it as a matmul):
+ * transpose of rows [S, n]), with cos and sin [n, S] and the signed permutation R [n, n] (RoPE's
+ * rotation, built as a matrix so the device runs it as a matmul):
  *   forward (rope_inverse 0):  y = x * cos + (R x) * sin
  *   backward (rope_inverse 1): y = x * cos + R (x * sin)
  * R x is a matmul in the program; here it is row perm[i] times sign[i]. A gemm sums R's zeros
