@@ -92,11 +92,7 @@ export class PackedKernelBuilder<Name extends string> {
   }
 
   /** A segment viewed as [1, 1, channels, width]. */
-  block(name: string): Value {
-    const s = this.seg(name);
-    const v = this.b.sliceBySize(this.x, [0, s.channel, 0, s.offset], [1, s.channels, 1, s.width]);
-    return this.b.reshape(v, [1, 1, s.channels, s.width]);
-  }
+  block(name: string): Value { return this.blocks(name); }
 
   /** Segments that tile a rectangle of the input (stacked on channels or side by side), viewed
    *  as one [1, 1, channels, width] block: one matmul over their concatenation. */

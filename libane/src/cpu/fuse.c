@@ -228,7 +228,8 @@ static int heads_view(const cpu_plan *plan, int t, int64_t n, int64_t S, int64_t
 }
 
 /* add(mul(x, cos), t) with t = mul(matmul(R, x), sin) (forward) or matmul(R, mul(x, sin))
- * (backward); x [.., n, S] any view (the backward's is transposed), cos and sin constant [n, S]. */
+ * (backward); x [.., n, S] as heads_view allows (the backward's is transposed), cos and sin
+ * constant [n, S]. */
 static void fuse_rope(cpu_plan *plan, const fuse_info *f, cpu_step *add)
 {
     if (!is_map(add, MIL_OP_ADD)) return;
