@@ -42,6 +42,9 @@ interface LayerBuffers {
   dy: Float32Array; dh1: Float32Array; dh3: Float32Array; dx2: Float32Array; dq: Float32Array; dk: Float32Array; dv: Float32Array;
 }
 
+/** The kernels whose outputs the backward reads: bound with outputs of their own per layer. */
+const FORWARD: ReadonlySet<KernelName> = new Set(FORWARD_KERNELS);
+
 /** Weight-bearing kernels, whose input surface is per layer. */
 const LAYER_KERNELS = KERNEL_NAMES.filter((k) => k !== "attn_bwd");
 
@@ -84,7 +87,7 @@ export class TransformerPipeline implements Disposable {
     const f = (n: number) => new Float32Array(n);
     let x: Float32Array = f(D * S);                      // the embedding's output; then each layer's x_next
     for (let l = 0; l < cfg.n_layers; l++) {
-      for (const name of LAYER_KERNELS) if (names.includes(name)) this.k.bind(name, `${name}/${l}`, (FORWARD_KERNELS as readonly KernelName[]).includes(name));
+      for (const name of LAYER_KERNELS) if (names.includes(name)) this.k.bind(name, `${name}/${l}`, FORWARD.has(name));
       const [attn, qRope, kRope, v, qRaw = f(0), kRaw = f(0)] = this.k.outputs(`attn_fwd/${l}`);
       const [x2] = this.k.outputs(`wo_fwd/${l}`), [xNext, h1, h3, g] = this.k.outputs(`ffn_fwd/${l}`);
       this.layers.push({
