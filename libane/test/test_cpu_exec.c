@@ -164,8 +164,9 @@ static void test_gemm(void)
 {
     int nk;
     const cpu_gemm_kernel *const *ks = cpu_gemm_kernels(&nk);
+    /* {20, 1100, 900}: k in two passes of k blocks (gemm.c's PASS_FLOATS) */
     int shapes[][3] = { {1, 1, 1}, {5, 7, 3}, {13, 33, 17}, {12, 32, 256}, {37, 65, 300},
-                        {100, 17, 513}, {256, 96, 64}, {3, 200, 1} };
+                        {100, 17, 513}, {256, 96, 64}, {3, 200, 1}, {20, 1100, 900} };
     for (int ki = 0; ki < nk; ki++) {
         for (uint32_t threads = 1; threads <= 3; threads += 2) {
             ane_threads_set(threads);
@@ -210,6 +211,52 @@ static void test_gemm(void)
         }
     }
     ane_threads_set(0);
+}
+
+/* Each kernel's packers against their contract (gemm.h), every value exact and the padding 0:
+ * widths of A panels (6, 12) and B panels (8 to 32), row counts with and without a partial
+ * last panel, k from 1 to a whole block, the source a padded stride apart. pack_copy packs
+ * every panel of `rows`; pack_transposed one panel (rows <= width). */
+static void test_gemm_packers(void)
+{
+    int nk;
+    const cpu_gemm_kernel *const *ks = cpu_gemm_kernels(&nk);
+    int widths[] = { 6, 8, 12, 16, 32 }, row_counts[] = { 1, 5, 6, 7, 12, 47, 48, 96 }, kcs[] = { 1, 3, 17, 256 };
+    for (int ki = 0; ki < nk; ki++) {
+        if (!ks[ki]->pack_copy && !ks[ki]->pack_transposed) continue;   /* the generic kernel */
+        int bad = 0, cases = 0;
+        for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++)
+            for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++)
+                for (size_t ci = 0; ci < sizeof kcs / sizeof kcs[0]; ci++) {
+                    int width = widths[wi], rows = row_counts[ri], kc = kcs[ci];
+                    int64_t ld = (rows > kc ? rows : kc) + 37, panels = (rows + width - 1) / width;
+                    float *src = malloc(sizeof(float) * (size_t)(ld * ld));
+                    float *dst = malloc(sizeof(float) * (size_t)(panels * kc * width));
+                    for (int64_t i = 0; i < ld * ld; i++) src[i] = (float)i;
+                    if (ks[ki]->pack_copy) {              /* src[p*ld + row]: k rows ld apart */
+                        for (int64_t i = 0; i < panels * kc * width; i++) dst[i] = -1.0f;
+                        ks[ki]->pack_copy(kc, rows, width, src, ld, dst);
+                        cases++;
+                        for (int64_t q = 0; q < panels; q++)
+                            for (int64_t p = 0; p < kc; p++)
+                                for (int64_t r = 0; r < width; r++) {
+                                    int64_t row = q * width + r;
+                                    float want = row < rows ? src[p * ld + row] : 0.0f;
+                                    bad += dst[(q * kc + p) * width + r] != want;
+                                }
+                    }
+                    if (ks[ki]->pack_transposed && rows <= width) {   /* src[row*ld + p]: rows contiguous in k */
+                        for (int64_t i = 0; i < kc * width; i++) dst[i] = -1.0f;
+                        ks[ki]->pack_transposed(kc, rows, width, src, ld, dst);
+                        cases++;
+                        for (int64_t p = 0; p < kc; p++)
+                            for (int64_t r = 0; r < width; r++)
+                                bad += dst[p * width + r] != (r < rows ? src[r * ld + p] : 0.0f);
+                    }
+                    free(src); free(dst);
+                }
+        CHECK(bad == 0 && cases > 0, "gemm packers of %s: %d values wrong over %d cases", ks[ki]->name, bad, cases);
+    }
 }
 
 /* ---------------------------------------------------------------- running MIL */
@@ -903,6 +950,7 @@ int main(void)
     test_fp16();
     test_threads();
     test_gemm();
+    test_gemm_packers();
     test_dyn_matmul();
     test_elementwise_and_reductions();
     test_conv();
