@@ -208,23 +208,22 @@ static void panel_times_a(const gemm_ctx *x, const kblock *kb, int64_t jp, int64
     }
 }
 
-/* Requests part `part` of `parts` of the source of A[rows of row block mb, k block kb] into L2.
- * Spread over the B panels of the block before, it brings the A block this thread packs next in
- * while the micro-kernel computes: A is the weight matrix in the kernels' projections, megabytes
- * read once per product, and its packing otherwise waits on memory. */
+/* Requests part `part` of `parts` of the source of A[rows of row block mb, k block kb] into L2,
+ * when A is column-major (the weights of the kernels' projections, read in place from their
+ * surfaces: megabytes read once per product, a k row a surface row apart, a stride the hardware
+ * prefetchers do not follow). Spread over the B panels of the block before, it brings the A block
+ * this thread packs next in while the micro-kernel computes: packing cycles -10 %. (Row-major A,
+ * contiguous rows, gained nothing from it.) */
 static void prefetch_a(const gemm_ctx *x, int64_t mb, const kblock *kb, int64_t part, int64_t parts)
 {
     const cpu_gemm_args *g = x->g;
+    if (g->a_rs != 1) return;
     int64_t i0 = mb * x->rows_per_block;
     int64_t rows = g->m - i0 < x->rows_per_block ? g->m - i0 : x->rows_per_block;
-    int64_t runs, run_len, run_stride;        /* the block as runs of contiguous floats */
-    const float *first;
-    if (g->a_rs == 1) { runs = kb->kc; run_len = rows; run_stride = g->a_cs; first = g->a + i0 + kb->pc * g->a_cs; }
-    else if (g->a_cs == 1) { runs = rows; run_len = kb->kc; run_stride = g->a_rs; first = g->a + i0 * g->a_rs + kb->pc; }
-    else return;
-    int64_t bytes = run_len * (int64_t)sizeof(float);
-    for (int64_t u = runs * part / parts; u < runs * (part + 1) / parts; u++) {
-        const char *run = (const char *)(first + u * run_stride);
+    int64_t bytes = rows * (int64_t)sizeof(float);       /* each k row's run */
+    const char *first = (const char *)(g->a + i0 + kb->pc * g->a_cs);
+    for (int64_t p = kb->kc * part / parts; p < kb->kc * (part + 1) / parts; p++) {
+        const char *run = first + p * g->a_cs * (int64_t)sizeof(float);
         for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(run + off, 0, 2);
         __builtin_prefetch(run + bytes - 1, 0, 2);
     }
