@@ -221,7 +221,7 @@ static void test_gemm_packers(void)
 {
     int nk;
     const cpu_gemm_kernel *const *ks = cpu_gemm_kernels(&nk);
-    int widths[] = { 6, 8, 12, 16, 32 }, row_counts[] = { 1, 5, 6, 7, 12, 47, 48, 96 }, kcs[] = { 1, 3, 17, 256 };
+    int widths[] = { 6, 8, 12, 16, 32 }, row_counts[] = { 1, 5, 6, 7, 12, 16, 47, 48, 96 }, kcs[] = { 1, 3, 17, 256 };
     for (int ki = 0; ki < nk; ki++) {
         if (!ks[ki]->pack_copy && !ks[ki]->pack_transposed) continue;   /* the generic kernel */
         int bad = 0, cases = 0;
