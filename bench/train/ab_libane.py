@@ -11,30 +11,20 @@ ratios B/A with its quartiles: how a change to libane moves the step, on a machi
 drifts by more than the change.
 """
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from lockstep import ROOT, start, step
 
 
-def start(lib, a):
+def start_with(lib, a):
+    """rustane bench train --lockstep from this checkout, on the libane at `lib`."""
     env = dict(os.environ, RUSTANE_LIBANE=os.path.abspath(lib))
     cmd = [os.path.join(ROOT, "node_modules", ".bin", "bun"), "src/main.ts", "bench", "train", "--model", a.model,
            "--seq", str(a.seq), "--threads", str(a.threads), "--steps", str(a.rounds), "--warmup", str(a.warmup),
            "--numerics", "fp32", "--lockstep", "--json"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-
-
-def step(proc, name):
-    proc.stdin.write("go\n")
-    proc.stdin.flush()
-    line = proc.stdout.readline()
-    if not line:
-        sys.exit(f"ab_libane.py: {name} exited before its step (exit status {proc.wait()})")
-    return json.loads(line)["ms"]
+    return start(cmd, env)
 
 
 def main():
@@ -50,7 +40,7 @@ def main():
     for lib in (a.lib_a, a.lib_b):
         if not os.path.exists(lib):
             sys.exit(f"ab_libane.py: no library {lib}")
-    procs = [start(a.lib_a, a), start(a.lib_b, a)]
+    procs = [start_with(a.lib_a, a), start_with(a.lib_b, a)]
     names = ["A", "B"]
     for _ in range(a.warmup):
         for i in (0, 1):

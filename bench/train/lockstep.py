@@ -25,8 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 
-def start(cmd):
-    return subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+def start(cmd, env=None):
+    """A `--lockstep` process (this checkout as its working directory), waiting for its first go."""
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
 
 def step(proc, name):
@@ -35,7 +36,7 @@ def step(proc, name):
     proc.stdin.flush()
     line = proc.stdout.readline()
     if not line:
-        sys.exit(f"lockstep.py: {name} exited before its step (exit status {proc.wait()})")
+        sys.exit(f"{os.path.basename(sys.argv[0])}: {name} exited before its step (exit status {proc.wait()})")
     return json.loads(line)["ms"]
 
 
