@@ -35,11 +35,11 @@ enum { PANEL_EMPTY, PANEL_PACKING, PANEL_READY };
 typedef struct gemm_ctx {
     const cpu_gemm_args *g;
     const cpu_gemm_kernel *kern;
-    int64_t jc, nc;                /* the current columns of B and C: [jc, jc+nc) */
+    int64_t jc;                    /* the current columns of B and C: [jc, jc + NC) and up to n */
     int64_t pc0, n_kb;             /* the current pass: n_kb k blocks from row pc0 of B */
     float *bpack;                  /* k block b's panel jp (kc*nr floats) at (b*n_panels + jp)*KC*nr */
     atomic_int *panel_state;       /* [b*n_panels + jp]: PANEL_EMPTY, _PACKING or _READY */
-    int64_t n_panels;              /* column panels in [jc, jc+nc) */
+    int64_t n_panels;              /* column panels from jc */
     int64_t m_blocks, rows_per_block, n_splits, panels_per_split;
     int accumulate_c;              /* add the product to C instead of overwriting it */
     int failed;                    /* a task could not allocate its A buffer */
@@ -77,7 +77,7 @@ static void *scratch(int slot, size_t bytes)
     return scratch_buf[slot];
 }
 
-/* Column panel jp of B[pc:pc+kc, jc:jc+nc] into x->bpack. */
+/* Column panel jp of B[pc:pc+kc, jc:] into x->bpack. */
 static void pack_b(gemm_ctx *x, const kblock *kb, int64_t jp)
 {
     const cpu_gemm_args *g = x->g;
@@ -220,13 +220,9 @@ static void prefetch_a(const gemm_ctx *x, int64_t mb, const kblock *kb, int64_t 
     if (g->a_rs != 1) return;
     int64_t i0 = mb * x->rows_per_block;
     int64_t rows = g->m - i0 < x->rows_per_block ? g->m - i0 : x->rows_per_block;
-    int64_t bytes = rows * (int64_t)sizeof(float);       /* each k row's run */
-    const char *first = (const char *)(g->a + i0 + kb->pc * g->a_cs);
-    for (int64_t p = kb->kc * part / parts; p < kb->kc * (part + 1) / parts; p++) {
-        const char *run = first + p * g->a_cs * (int64_t)sizeof(float);
-        for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(run + off, 0, 2);
-        __builtin_prefetch(run + bytes - 1, 0, 2);
-    }
+    const float *first = g->a + i0 + kb->pc * g->a_cs;
+    for (int64_t p = kb->kc * part / parts; p < kb->kc * (part + 1) / parts; p++)
+        cpu_prefetch_run(first + p * g->a_cs, rows * (int64_t)sizeof(float));   /* k row p's run */
 }
 
 static void compute_tasks(void *vctx, int64_t begin, int64_t end)
@@ -321,8 +317,8 @@ static int gemm_run(const cpu_gemm_args *g, int accumulate_c)
     if (!x.bpack || !x.panel_state) return -1;
 
     for (x.jc = 0; x.jc < g->n; x.jc += NC) {
-        x.nc = g->n - x.jc < NC ? g->n - x.jc : NC;
-        x.n_panels = (x.nc + nr - 1) / nr;
+        int64_t nc = g->n - x.jc < NC ? g->n - x.jc : NC;
+        x.n_panels = (nc + nr - 1) / nr;
         x.n_splits = x.m_blocks >= tasks_wanted ? 1 : (tasks_wanted + x.m_blocks - 1) / x.m_blocks;
         if (x.n_splits > x.n_panels) x.n_splits = x.n_panels;
         x.panels_per_split = (x.n_panels + x.n_splits - 1) / x.n_splits;

@@ -35,6 +35,14 @@ typedef struct cpu_gemm_kernel {
                       int accumulate);
 } cpu_gemm_kernel;
 
+/* Requests the `bytes` at p, every cache line of them, into L2 (a hint: never faults). */
+static inline void cpu_prefetch_run(const void *p, int64_t bytes)
+{
+    const char *c = (const char *)p;
+    for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 2);
+    if (bytes > 0) __builtin_prefetch(c + bytes - 1, 0, 2);
+}
+
 /* The fastest kernel this CPU runs. */
 const cpu_gemm_kernel *cpu_gemm_best_kernel(void);
 /* Every kernel this CPU can run (for tests): *count receives how many. */

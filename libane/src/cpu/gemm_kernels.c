@@ -141,16 +141,16 @@ static void pack_transposed_avx(int64_t kc, int64_t rows, int width, const float
         }                                                                                   \
     }
 
-/* The copying pack, one k row at a time, for panels whose source rows are a surface row apart:
- * A panels 6 or 12 rows wide from a column-major A (the weights of the kernels' projections, read
- * in place from their input surfaces) and the AVX2 kernel's 16-column B panels from a row-major B
- * (the activations beside them). Each k row's run of `rows` floats is read once, whole, and handed
- * out a panel width at a time. The surface rows are often a multiple of 1-2 KiB apart (1024, 2304,
- * 2560, 6656 floats), so all of a block's rows fall in a few cache sets: going panel by panel, as
- * PACK_COPY_LOOP does, read each line up to 3 times and it had been evicted in between (on a Zen 3,
- * 0.4-0.6 ns a float from L3 against 0.2-0.3 this way, and 2.2 against 1.1 cycles a float within
- * a training step). The rows PACK_AHEAD ahead are requested into L2, whose sets still hold them.
- * (12 is the AVX-512 kernel's width, which keeps its masked packer until this one is measured on
+/* The copying pack, one k row at a time, of the AVX2 kernel's panels whose source rows are a
+ * surface row apart: 6-row A panels from a column-major A (the weights of the kernels'
+ * projections, read in place from their input surfaces) and 16-column B panels from a row-major
+ * B (the activations beside them). Each k row's run of `rows` floats is read once, whole, and
+ * handed out a panel width at a time. The surface rows are often a multiple of 1-2 KiB apart
+ * (1024, 2304, 2560, 6656 floats), so all of a block's rows fall in a few cache sets: going panel
+ * by panel, as PACK_COPY_LOOP does, read each line up to 3 times and it had been evicted in
+ * between (on a Zen 3, 0.4-0.6 ns a float from L3 against 0.2-0.3 this way, and 2.2 against 1.1
+ * cycles a float within a training step). The rows PACK_AHEAD ahead are requested into L2, whose
+ * sets still hold them. (The AVX-512 kernel keeps its masked packer: this way is unmeasured on
  * such a CPU.) */
 #define PACK_AHEAD 16
 __attribute__((target("avx2,fma")))
@@ -158,33 +158,20 @@ static void pack_rows_avx2(int64_t kc, int64_t rows, int width, const float *src
                            float *dst)
 {
     int64_t full = rows / width, tail = rows - full * width, bytes = rows * (int64_t)sizeof(float);
-    for (int64_t p = 0; p < kc && p < PACK_AHEAD; p++) {
-        const char *s = (const char *)(src + p * ld);
-        for (int64_t off = 0; off < bytes; off += 64) _mm_prefetch(s + off, _MM_HINT_T1);
-        _mm_prefetch(s + bytes - 1, _MM_HINT_T1);
-    }
+    for (int64_t p = 0; p < kc && p < PACK_AHEAD; p++) cpu_prefetch_run(src + p * ld, bytes);
     for (int64_t p = 0; p < kc; p++) {
         const float *s = src + p * ld;
-        if (p + PACK_AHEAD < kc) {
-            const char *ahead = (const char *)(s + PACK_AHEAD * ld);
-            for (int64_t off = 0; off < bytes; off += 64) _mm_prefetch(ahead + off, _MM_HINT_T1);
-            _mm_prefetch(ahead + bytes - 1, _MM_HINT_T1);
-        }
+        if (p + PACK_AHEAD < kc) cpu_prefetch_run(s + PACK_AHEAD * ld, bytes);
         float *d = dst + p * width;
         if (width == 6) {                      /* 4 floats, then 2 as one 64-bit move */
             for (int64_t q = 0; q < full; q++, s += 6, d += kc * 6) {
                 _mm_storeu_ps(d, _mm_loadu_ps(s));
                 _mm_storel_epi64((__m128i *)(d + 4), _mm_loadl_epi64((const __m128i *)(s + 4)));
             }
-        } else if (width == 16) {              /* two whole vectors */
+        } else {                               /* 16: two whole vectors */
             for (int64_t q = 0; q < full; q++, s += 16, d += kc * 16) {
                 _mm256_storeu_ps(d, _mm256_loadu_ps(s));
                 _mm256_storeu_ps(d + 8, _mm256_loadu_ps(s + 8));
-            }
-        } else {                               /* 12: 8 floats, then 4 */
-            for (int64_t q = 0; q < full; q++, s += 12, d += kc * 12) {
-                _mm256_storeu_ps(d, _mm256_loadu_ps(s));
-                _mm_storeu_ps(d + 8, _mm_loadu_ps(s + 8));
             }
         }
         for (int64_t r = 0; r < width && tail; r++) d[r] = r < tail ? s[r] : 0.0f;
@@ -213,7 +200,7 @@ static void pack_copy_avx2(int64_t kc, int64_t rows, int width, const float *src
 {
     static const int32_t lanes[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
     /* A panels, and a whole B panel (gemm.c packs B one panel at a time) */
-    if (width == 6 || width == 12 || (width == 16 && rows == 16)) {
+    if (width == 6 || (width == 16 && rows == 16)) {
         pack_rows_avx2(kc, rows, width, src, ld, dst);
         return;
     }
